@@ -1,0 +1,1 @@
+"""The ``herit`` command-line interface (click); no numerics live here."""

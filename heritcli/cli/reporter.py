@@ -1,0 +1,214 @@
+"""The command-line reporter: messages to stderr and ``OUT.log``, progress bars.
+
+Data (sample IDs, file contents) may contain characters that rich would read
+as markup, so every message is printed as plain text (``markup=False``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from heritcli._version import __version__
+
+#: Plain progress lines are printed at most this often (seconds) when stderr is not a terminal.
+PLAIN_PROGRESS_SECONDS = 30.0
+
+
+class CliReporter:
+    """Reporter for one command run.
+
+    Parameters
+    ----------
+    verbosity : int
+        -1 quiet (warnings only), 0 normal, 1 verbose.
+    log_path : Path, optional
+        Where the run log goes; opened by :meth:`open_log`.
+    """
+
+    def __init__(self, verbosity: int = 0, stream: IO[str] | None = None) -> None:
+        from rich.console import Console
+
+        self.verbosity = verbosity
+        self.stream = stream if stream is not None else sys.stderr
+        self.console = Console(file=self.stream, markup=False, highlight=False, emoji=False)
+        self.log_handle: IO[str] | None = None
+        self.log_path: Path | None = None
+        self.warnings: list[str] = []
+        self.started = time.perf_counter()
+
+    @property
+    def interactive(self) -> bool:
+        return bool(getattr(self.stream, "isatty", lambda: False)())
+
+    # -- log file -------------------------------------------------------------------
+    def open_log(self, path: Path, command: str) -> None:
+        """Start ``OUT.log`` with the version, command and environment."""
+        from heritcli.io.atomic import check_writable_dir
+
+        check_writable_dir(path)
+        self.log_path = path
+        self.log_handle = open(path, "w", encoding="utf-8")
+        now = _dt.datetime.now(tz=_dt.timezone.utc).replace(microsecond=0).isoformat()
+        self._log(f"herit {__version__}")
+        self._log(f"started {now}")
+        self._log(f"command: {command}")
+        self._log(f"python {platform.python_version()} on {platform.platform()}")
+
+    def close_log(self, error: BaseException | None = None) -> None:
+        if self.log_handle is None:
+            return
+        elapsed = time.perf_counter() - self.started
+        if error is not None:
+            self._log(f"error: {error}")
+            if not _is_expected(error):
+                self._log("traceback:")
+                self.log_handle.write(
+                    "".join(traceback.format_exception(type(error), error, error.__traceback__))
+                )
+        if self.warnings:
+            self._log(f"{len(self.warnings)} warning(s)")
+        status = "failed" if error is not None else "finished"
+        self._log(f"{status} after {elapsed:.2f} s")
+        self.log_handle.close()
+        self.log_handle = None
+
+    def _log(self, message: str) -> None:
+        if self.log_handle is not None:
+            self.log_handle.write(message + "\n")
+            self.log_handle.flush()
+
+    # -- messages ------------------------------------------------------------------------
+    def info(self, message: str) -> None:
+        self._log(message)
+        if self.verbosity >= 0:
+            self.console.print(message, soft_wrap=True)
+
+    def detail(self, message: str) -> None:
+        self._log(message)
+        if self.verbosity >= 1:
+            self.console.print(message, soft_wrap=True)
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+        self._log(f"warning: {message}")
+        self.console.print(f"herit: warning: {message}", soft_wrap=True)
+
+    def result(self, renderable: Any) -> None:
+        """Print a result table to stdout (not stderr)."""
+        from rich.console import Console
+
+        Console(markup=False, highlight=False).print(renderable)
+
+    @contextlib.contextmanager
+    def task(self, description: str, total: int | None, unit: str = "") -> Iterator[Any]:
+        started = time.perf_counter()
+        if self.interactive and self.verbosity >= 0:
+            with _RichTask(self.console, description, total, unit) as task:
+                yield task
+        else:
+            task = _PlainTask(self, description, total, unit)
+            yield task
+            task.finish()
+        self._log(f"{description}: done in {time.perf_counter() - started:.2f} s")
+
+
+class _RichTask:
+    def __init__(self, console: Any, description: str, total: int | None, unit: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+        if total is not None:
+            columns += [
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+            ]
+        columns.append(TimeElapsedColumn())
+        self.progress = Progress(*columns, console=console, transient=False)
+        self.unit = unit
+        self.started = time.perf_counter()
+        self.done = 0
+        self.task_id = self.progress.add_task(description, total=total, rate="")
+
+    def __enter__(self) -> _RichTask:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def advance(self, amount: int = 1) -> None:
+        self.done += amount
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = f"{self.done / elapsed:,.0f} {self.unit}/s" if self.unit else ""
+        self.progress.update(self.task_id, advance=amount, rate=rate)
+
+
+class _PlainTask:
+    """Periodic plain lines, readable in cluster logs."""
+
+    def __init__(
+        self, reporter: CliReporter, description: str, total: int | None, unit: str
+    ) -> None:
+        self.reporter = reporter
+        self.description = description
+        self.total = total
+        self.unit = unit
+        self.done = 0
+        self.started = time.perf_counter()
+        self.last = self.started
+        self.next_fraction = 0.1
+
+    def advance(self, amount: int = 1) -> None:
+        self.done += amount
+        now = time.perf_counter()
+        fraction = self.done / self.total if self.total else 0.0
+        if (
+            self.total and fraction >= self.next_fraction
+        ) or now - self.last >= PLAIN_PROGRESS_SECONDS:
+            self.last = now
+            while self.total and self.next_fraction <= fraction:
+                self.next_fraction += 0.1
+            self._line(now)
+
+    def _line(self, now: float) -> None:
+        elapsed = now - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        if self.total:
+            remaining = (self.total - self.done) / rate if rate > 0 else float("nan")
+            text = (
+                f"{self.description}: {self.done:,}/{self.total:,} {self.unit} "
+                f"({100 * self.done / self.total:.0f}%), {rate:,.0f} {self.unit}/s, "
+                f"{elapsed:.0f} s elapsed, about {remaining:.0f} s left"
+            )
+        else:
+            text = f"{self.description}: {self.done:,} {self.unit}, {elapsed:.0f} s elapsed"
+        self.reporter.info(text)
+
+    def finish(self) -> None:
+        return None
+
+
+def _is_expected(error: BaseException) -> bool:
+    from heritcli.errors import HeritError
+
+    return isinstance(error, HeritError | KeyboardInterrupt)

@@ -1,0 +1,273 @@
+"""The GRM artifact (``OUT.h5``): layout, writing and reading.
+
+Layout (format version 1)::
+
+    /samples/fid, /samples/iid     (n,) UTF-8 strings, matrix order
+    /grm/values                    (n, n) float32 or float64, full symmetric matrix
+        attrs: n_snps, standardization, missing, diag_mean, offdiag_mean, offdiag_var
+    /grm/n_pairs                   (n, n) float32 counts of SNPs non-missing in both
+                                   samples (present only when a genotype was missing)
+    /snps/id, chrom, pos, a1, a2, freq, used, reason     one row per .bim variant
+
+Root attributes: see :mod:`heritcli.io.artifact`.  ``fingerprint`` is the
+SHA-256 of the sample order and the matrix bytes as stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heritcli.errors import ArtifactMismatchError, InputError
+from heritcli.io.artifact import (
+    hash_ids,
+    open_artifact,
+    read_strings,
+    write_root_attrs,
+    write_strings,
+)
+from heritcli.io.atomic import atomic_path
+
+ROW_TILE = 1024
+
+
+@dataclass(frozen=True)
+class SnpSummary:
+    """What happened to every variant of the ``.bim``.
+
+    ``reason`` is empty for a used SNP, otherwise the filter that removed it
+    (``chr``, ``extract``, ``exclude``, ``all-missing``, ``monomorphic``, ``maf``,
+    ``max-maf``, ``geno``).
+    """
+
+    snp_id: np.ndarray
+    chrom: np.ndarray
+    pos: np.ndarray
+    a1: np.ndarray
+    a2: np.ndarray
+    freq: np.ndarray
+    used: np.ndarray
+    reason: np.ndarray
+
+
+@dataclass(frozen=True)
+class GrmArtifact:
+    """A GRM on disk, with its samples and provenance; values are read on demand."""
+
+    path: Path
+    fid: np.ndarray
+    iid: np.ndarray
+    n_snps: int
+    dtype: str
+    fingerprint: str
+    has_n_pairs: bool
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    grm_attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.fid.shape[0])
+
+    @property
+    def sample_hash(self) -> str:
+        return hash_ids(self.fid, self.iid)
+
+    def load_values(self, index: np.ndarray | None = None) -> np.ndarray:
+        """The GRM as float64, optionally restricted to ``index`` (rows and columns)."""
+        return _load_square(self.path, "grm/values", index)
+
+    def load_n_pairs(self, index: np.ndarray | None = None) -> np.ndarray | None:
+        if not self.has_n_pairs:
+            return None
+        return _load_square(self.path, "grm/n_pairs", index)
+
+
+def _load_square(path: Path, name: str, index: np.ndarray | None) -> np.ndarray:
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        dataset = handle[name]
+        if index is None:
+            return np.asarray(dataset[()], dtype=np.float64)
+        index = np.asarray(index, dtype=np.int64)
+        order = np.argsort(index)
+        sorted_index = index[order]
+        if np.any(np.diff(sorted_index) == 0):
+            raise ValueError("duplicate indices")
+        rows = np.asarray(dataset[sorted_index, :], dtype=np.float64)[:, sorted_index]
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(order.size)
+        return rows[np.ix_(inverse, inverse)]
+
+
+def write_grm_artifact(
+    target: str | os.PathLike[str],
+    *,
+    n_samples: int,
+    rows: Callable[[int, int], tuple[np.ndarray, np.ndarray | None]],
+    has_n_pairs: bool,
+    fid: np.ndarray,
+    iid: np.ndarray,
+    n_snps: int,
+    dtype: str,
+    snps: SnpSummary | None,
+    command: str,
+    params: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    grm_attrs: Mapping[str, Any] | None = None,
+) -> str:
+    """Write a GRM artifact atomically, row tile by row tile.
+
+    Parameters
+    ----------
+    rows : callable
+        ``rows(start, stop)`` returns rows ``start:stop`` of the GRM (float64)
+        and of the pair counts (or None); the full matrix is never copied.
+
+    Returns
+    -------
+    str
+        The artifact's fingerprint.
+    """
+    import h5py
+
+    out_dtype = np.dtype(dtype)
+    digest = hashlib.sha256(hash_ids(fid, iid).encode())
+    diag_sum = 0.0
+    off_sum = 0.0
+    off_sq = 0.0
+    chunk = (min(n_samples, 256), min(n_samples, 256))
+    with atomic_path(target) as tmp, h5py.File(tmp, "w") as handle:
+        samples = handle.create_group("samples")
+        write_strings(samples, "fid", fid)
+        write_strings(samples, "iid", iid)
+        grm = handle.create_group("grm")
+        values_ds = grm.create_dataset(
+            "values", shape=(n_samples, n_samples), dtype=out_dtype, chunks=chunk
+        )
+        pairs_ds = None
+        if has_n_pairs:
+            pairs_ds = grm.create_dataset(
+                "n_pairs", shape=(n_samples, n_samples), dtype=np.float32, chunks=chunk
+            )
+        for start in range(0, n_samples, ROW_TILE):
+            stop = min(start + ROW_TILE, n_samples)
+            values, counts = rows(start, stop)
+            stored = np.ascontiguousarray(values, dtype=out_dtype)
+            values_ds[start:stop] = stored
+            digest.update(stored.tobytes())
+            local = np.arange(stop - start)
+            diagonal = stored[local, start + local].astype(np.float64)
+            diag_sum += float(diagonal.sum())
+            row_sum = float(stored.sum(dtype=np.float64)) - float(diagonal.sum())
+            off_sum += row_sum
+            off_sq += float(np.square(stored, dtype=np.float64).sum()) - float(
+                np.square(diagonal).sum()
+            )
+            if pairs_ds is not None and counts is not None:
+                pairs_ds[start:stop] = counts.astype(np.float32)
+        n_off = max(n_samples * (n_samples - 1), 1)
+        off_mean = off_sum / n_off
+        summary = {
+            "n_snps": int(n_snps),
+            "standardization": "z = (x - 2p) / sqrt(2p(1-p)), missing z = 0",
+            "missing": "pairwise",
+            "divisor": "SNPs non-missing in both samples",
+            "diag_mean": diag_sum / n_samples,
+            "offdiag_mean": off_mean,
+            "offdiag_var": off_sq / n_off - off_mean**2,
+        }
+        summary.update(grm_attrs or {})
+        for key, value in summary.items():
+            values_ds.attrs[key] = value
+        if snps is not None:
+            _write_snp_summary(handle.create_group("snps"), snps)
+        fingerprint = digest.hexdigest()
+        write_root_attrs(
+            handle,
+            "grm",
+            command=command,
+            params=params,
+            inputs=inputs,
+            fingerprint=fingerprint,
+            extra={"n_samples": n_samples, "n_snps": int(n_snps), "dtype": out_dtype.name},
+        )
+    return fingerprint
+
+
+def _write_snp_summary(group: Any, snps: SnpSummary) -> None:
+    write_strings(group, "id", snps.snp_id)
+    write_strings(group, "chrom", snps.chrom)
+    group.create_dataset("pos", data=np.asarray(snps.pos, dtype=np.int64))
+    write_strings(group, "a1", snps.a1)
+    write_strings(group, "a2", snps.a2)
+    group.create_dataset("freq", data=np.asarray(snps.freq, dtype=np.float64))
+    group.create_dataset("used", data=np.asarray(snps.used, dtype=bool))
+    write_strings(group, "reason", snps.reason)
+    group.attrs["freq_allele"] = "a1"
+
+
+def read_grm_artifact(path: str | os.PathLike[str]) -> GrmArtifact:
+    """Open a GRM artifact and read its samples and provenance (not its values)."""
+    path = Path(path)
+    with open_artifact(path, "grm") as handle:
+        try:
+            fid = read_strings(handle["samples/fid"])
+            iid = read_strings(handle["samples/iid"])
+            values = handle["grm/values"]
+            shape = values.shape
+            dtype = values.dtype.name
+            grm_attrs = dict(values.attrs)
+            has_pairs = "grm/n_pairs" in handle
+            attrs = {k: _plain(v) for k, v in handle.attrs.items()}
+        except KeyError as exc:
+            raise ArtifactMismatchError(
+                f"{path} is missing part of the GRM layout ({exc.args[0]})",
+                hint="rebuild it with herit make-grm",
+            ) from None
+    n = fid.shape[0]
+    if shape != (n, n) or iid.shape[0] != n:
+        raise InputError(f"{path}: GRM is {shape} but lists {n} samples")
+    return GrmArtifact(
+        path=path,
+        fid=fid,
+        iid=iid,
+        n_snps=int(grm_attrs.get("n_snps", attrs.get("n_snps", 0))),
+        dtype=dtype,
+        fingerprint=str(attrs.get("fingerprint", "")),
+        has_n_pairs=has_pairs,
+        attrs=attrs,
+        grm_attrs={k: _plain(v) for k, v in grm_attrs.items()},
+    )
+
+
+def read_snp_summary(path: str | os.PathLike[str]) -> SnpSummary | None:
+    """The per-SNP table of a GRM artifact, or None if it has none (imported GRMs)."""
+    with open_artifact(path, "grm") as handle:
+        if "snps" not in handle:
+            return None
+        group = handle["snps"]
+        return SnpSummary(
+            snp_id=read_strings(group["id"]),
+            chrom=read_strings(group["chrom"]),
+            pos=group["pos"][()],
+            a1=read_strings(group["a1"]),
+            a2=read_strings(group["a2"]),
+            freq=group["freq"][()],
+            used=group["used"][()],
+            reason=read_strings(group["reason"]),
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
