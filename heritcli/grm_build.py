@@ -19,7 +19,7 @@ from heritcli.errors import DataError, UsageError
 from heritcli.reporting import Reporter, SilentReporter
 
 #: Bytes of working memory per block aimed at by the automatic block size.
-BLOCK_BYTES_TARGET = 96 * 2**20
+BLOCK_BYTES_TARGET = 48 * 2**20
 AUTOSOMES = tuple(str(c) for c in range(1, 23))
 _CHROM_ALIASES = {"23": "X", "24": "Y", "25": "XY", "26": "MT", "M": "MT"}
 
@@ -136,12 +136,12 @@ def auto_block_snps(n_samples: int) -> int:
 def memory_estimate(n_samples: int, block_snps: int, any_missing: bool) -> int:
     """Peak bytes of the accumulation: O(n² + n·block).
 
-    float64 sums of Z Zᵀ (8n²), a float32 block product (4n²), the S Sᵀ sums
-    when calls are missing (8n²), and per-block genotypes (about 10 bytes per
-    sample and SNP: packed, int8, float32 and the missing mask).
+    float64 sums of Z Zᵀ (8n²), float32 partial sums (4n²), the float32 S Sᵀ
+    sums when calls are missing (4n²), and per-block genotypes (about 10 bytes
+    per sample and SNP: packed, int8, float32 and the missing mask).
     """
     n2 = n_samples * n_samples
-    total = 8 * n2 + 4 * n2 + (8 * n2 if any_missing else 0)
+    total = 8 * n2 + 4 * n2 + (4 * n2 if any_missing else 0)
     total += 10 * n_samples * block_snps
     return int(total)
 
@@ -287,7 +287,7 @@ def build_grm(
     )
     freq = np.full(fileset.n_snps, np.nan)
     precision = options.dtype
-    acc = GrmAccumulator(n, precision="float64" if precision == "float64" else "float32")
+    acc = GrmAccumulator(n, precision=precision, max_snps=int(candidates.size))
     z_dtype = np.float64 if precision == "float64" else np.float32
     t0 = time.perf_counter()
     with limit_threads(options.threads) as n_threads:

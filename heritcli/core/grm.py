@@ -12,10 +12,10 @@ where ``N_jk`` counts the SNPs non-missing in both samples ``j`` and ``k``
 the number of SNPs missing in sample ``j``.
 
 ``Z Zᵀ`` is accumulated block by block with a BLAS rank-k update (``syrk``)
-into the lower triangle: in float32 within a block (the fast path) and summed
-in float64 across blocks, so the rounding error does not grow with M.  ``S Sᵀ``
-is accumulated exactly: sparse products for blocks with few missing calls,
-a float32 ``syrk`` (exact for integer counts below 2²⁴) otherwise.
+into the lower triangle: in float32 over at most :data:`FLUSH_SNPS` SNPs (the
+fast path), then added into float64 sums, so the rounding error does not grow
+with M.  ``S Sᵀ`` is accumulated exactly in float32 (integers below 2²⁴):
+sparse products for blocks with few missing calls, a ``syrk`` otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from scipy.linalg import blas
 
 #: Blocks whose missing-call density is below this use sparse products for S Sᵀ.
 SPARSE_MISSING_DENSITY = 0.02
+#: SNPs summed in float32 before the partial sums are added into the float64 total.
+FLUSH_SNPS = 16384
+#: Pair counts are kept in float32 while they are exact (below 2²⁴).
+EXACT_FLOAT32_COUNT = 2**24
 
 
 @dataclass
@@ -41,7 +45,7 @@ class GrmSums:
         Number of SNPs accumulated.
     missing_per_sample : ndarray of int64, shape (n,)
         ``m_j``.
-    ss : ndarray of float64 or None
+    ss : ndarray of float32 (float64 beyond 2²⁴ SNPs) or None
         ``S Sᵀ`` lower triangle, or None when no call was missing.
     """
 
@@ -60,16 +64,24 @@ class GrmAccumulator:
         Number of samples (matrix order).
     precision : {"float32", "float64"}
         Precision of the per-block products.  Sums across blocks are float64.
+    max_snps : int, optional
+        Upper bound on the SNPs that will be added; pair counts are kept in
+        float32 (exact) unless it reaches 2²⁴.
     """
 
-    def __init__(self, n_samples: int, precision: str = "float32") -> None:
+    def __init__(
+        self, n_samples: int, precision: str = "float32", max_snps: int | None = None
+    ) -> None:
         if precision not in ("float32", "float64"):
             raise ValueError(f"precision must be float32 or float64, not {precision!r}")
         self.n_samples = n_samples
         self.precision = precision
         self._zz = np.zeros((n_samples, n_samples), dtype=np.float64, order="F")
-        self._block: np.ndarray | None = None
+        self._partial: np.ndarray | None = None
+        self._partial_snps = 0
         self._ss: np.ndarray | None = None
+        wide = max_snps is None or max_snps >= EXACT_FLOAT32_COUNT
+        self._count_dtype = np.float64 if wide else np.float32
         self._missing_per_sample = np.zeros(n_samples, dtype=np.int64)
         self.n_snps = 0
 
@@ -97,15 +109,24 @@ class GrmAccumulator:
         # z is (b, n) C-order, i.e. (n, b) Fortran-order: syrk with trans=0 gives z.T @ z.
         a = np.asarray(z).T
         if self.precision == "float32":
-            if self._block is None:
-                self._block = np.zeros((n, n), dtype=np.float32, order="F")
-            self._block = blas.ssyrk(1.0, a, beta=0.0, c=self._block, lower=1, overwrite_c=1)
-            self._zz += self._block
+            if self._partial is None:
+                self._partial = np.zeros((n, n), dtype=np.float32, order="F")
+            self._partial = blas.ssyrk(1.0, a, beta=1.0, c=self._partial, lower=1, overwrite_c=1)
+            self._partial_snps += b
+            if self._partial_snps >= FLUSH_SNPS:
+                self._flush()
         else:
             self._zz = blas.dsyrk(1.0, a, beta=1.0, c=self._zz, lower=1, overwrite_c=1)
         self.n_snps += b
         if missing is not None:
             self._add_missing(missing)
+
+    def _flush(self) -> None:
+        if self._partial is None or self._partial_snps == 0:
+            return
+        self._zz += self._partial
+        self._partial.fill(0.0)
+        self._partial_snps = 0
 
     def _add_missing(self, missing: np.ndarray) -> None:
         rows = np.flatnonzero(missing.any(axis=1))
@@ -114,29 +135,33 @@ class GrmAccumulator:
         miss = missing[rows]
         self._missing_per_sample += miss.sum(axis=0)
         if self._ss is None:
-            self._ss = np.zeros((self.n_samples, self.n_samples), dtype=np.float64, order="F")
+            shape = (self.n_samples, self.n_samples)
+            self._ss = np.zeros(shape, dtype=self._count_dtype, order="F")
         n_missing = int(miss.sum())
         if n_missing < SPARSE_MISSING_DENSITY * miss.size:
             self._add_missing_sparse(miss)
         else:
-            dense = miss.astype(np.float32).T
-            prod = blas.ssyrk(1.0, dense, lower=1)
-            self._ss += prod
+            dense = miss.astype(self._count_dtype).T
+            syrk = blas.ssyrk if self._count_dtype is np.float32 else blas.dsyrk
+            self._ss = syrk(1.0, dense, beta=1.0, c=self._ss, lower=1, overwrite_c=1)
 
     def _add_missing_sparse(self, miss: np.ndarray) -> None:
-        # Every pair of samples missing the same SNP adds one to S Sᵀ.
+        # Every pair of samples missing the same SNP adds one to S Sᵀ: a sparse product.
+        from scipy import sparse
+
         snp, sample = np.nonzero(miss)
-        order = np.argsort(snp, kind="stable")
-        snp, sample = snp[order], sample[order]
-        bounds = np.flatnonzero(np.diff(snp)) + 1
-        groups = np.split(sample, bounds)
-        ii = np.concatenate([np.repeat(g, g.size) for g in groups])
-        jj = np.concatenate([np.tile(g, g.size) for g in groups])
-        lower = ii >= jj
-        np.add.at(self._ss, (ii[lower], jj[lower]), 1.0)
+        ones = np.ones(snp.size, dtype=self._count_dtype)
+        s = sparse.csr_matrix((ones, (sample, snp)), shape=(self.n_samples, miss.shape[0]))
+        product = (s @ s.T).tocoo()
+        lower = product.row >= product.col
+        assert self._ss is not None
+        self._ss[product.row[lower], product.col[lower]] += product.data[lower]
 
     def finish(self) -> GrmSums:
         """Return the sums accumulated so far."""
+        self._flush()
+        if self._partial is not None:
+            self._partial = None  # release n² floats before the matrix is written
         return GrmSums(
             zz=self._zz,
             n_snps=self.n_snps,

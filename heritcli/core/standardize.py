@@ -65,6 +65,10 @@ def block_stats(counts: np.ndarray) -> BlockStats:
     return BlockStats(freq=freq, n_called=n_called, n_missing=n_missing)
 
 
+#: Rows standardized per step: small enough for the working set to stay in cache.
+_CHUNK_ROWS = 128
+
+
 def standardize(
     counts: np.ndarray, freq: np.ndarray, dtype: type[np.floating] = np.float32
 ) -> np.ndarray:
@@ -84,14 +88,23 @@ def standardize(
     -------
     ndarray, shape (b, n), C-contiguous
         ``z = (x - 2p) / sqrt(2p(1-p))`` with zeros for missing calls.
+
+    Notes
+    -----
+    Works through the block a few rows at a time (multiply-add straight from
+    int8, then zero the missing calls) so that intermediates stay in cache;
+    this is several times faster than whole-block passes.
     """
     freq = np.asarray(freq, dtype=np.float64)
-    scale = 1.0 / np.sqrt(2.0 * freq * (1.0 - freq))
-    shift = -2.0 * freq * scale
-    z = counts.astype(dtype)
-    z *= scale.astype(dtype)[:, None]
-    z += shift.astype(dtype)[:, None]
-    missing = counts < 0
-    if missing.any():
-        z[missing] = 0
+    scale64 = 1.0 / np.sqrt(2.0 * freq * (1.0 - freq))
+    scale = scale64.astype(dtype)
+    shift = (-2.0 * freq * scale64).astype(dtype)
+    z = np.empty(counts.shape, dtype=dtype)
+    for start in range(0, counts.shape[0], _CHUNK_ROWS):
+        stop = start + _CHUNK_ROWS
+        part = counts[start:stop]
+        out = z[start:stop]
+        np.multiply(part, scale[start:stop, None], out=out)
+        out += shift[start:stop, None]
+        np.putmask(out, part < 0, 0)
     return z

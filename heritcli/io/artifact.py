@@ -84,8 +84,11 @@ def write_strings(group: Any, name: str, values: np.ndarray | list[str]) -> None
     """Store an array of Python strings as a UTF-8 string dataset."""
     import h5py
 
-    encoded = np.array([str(v).encode("utf-8") for v in values], dtype=object)
-    group.create_dataset(name, data=encoded, dtype=h5py.string_dtype("utf-8"))
+    encoded = np.char.encode(np.asarray(values, dtype=str), "utf-8")
+    if encoded.size == 0 or encoded.dtype.itemsize == 0:
+        encoded = encoded.astype("S1")
+    dtype = h5py.string_dtype("utf-8", length=encoded.dtype.itemsize)
+    group.create_dataset(name, data=encoded.astype(dtype))
 
 
 def read_strings(dataset: Any) -> np.ndarray:

@@ -34,7 +34,7 @@ from heritcli.io.artifact import (
 )
 from heritcli.io.atomic import atomic_path
 
-ROW_TILE = 1024
+ROW_TILE = 256
 
 
 @dataclass(frozen=True)

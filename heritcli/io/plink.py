@@ -32,6 +32,15 @@ BED_SNP_MAJOR = 1
 #: ``_LUT[byte]`` gives the four A1 counts packed in that byte, lowest bits first.
 _CODE_TO_COUNT = np.array([2, MISSING, 1, 0], dtype=np.int8)
 _LUT = np.stack([_CODE_TO_COUNT[(np.arange(256) >> (2 * k)) & 3] for k in range(4)], axis=1)
+#: The same table with each row's four int8 packed into one int32: one gather per byte.
+_LUT32 = np.ascontiguousarray(_LUT).view(np.int32).ravel()
+
+
+def decode_packed(packed: np.ndarray, n_samples: int) -> np.ndarray:
+    """Decode packed ``.bed`` rows (SNPs × ceil(n/4) bytes) into int8 A1 counts (SNPs × n)."""
+    packed = np.asarray(packed, dtype=np.uint8)
+    counts = _LUT32[packed].view(np.int8)
+    return counts.reshape(packed.shape[0], 4 * packed.shape[1])[:, :n_samples]
 
 
 def _read_text_lines(path: Path, what: str) -> list[str]:
@@ -232,12 +241,13 @@ class PlinkFileset:
         ndarray of int8, shape (stop - start, n_kept)
             Counts of A1 (0, 1, 2) with :data:`MISSING` for a missing call.
         """
+        counts = decode_packed(self.read_packed(start, stop), self.n_samples)
+        return counts if sample_index is None else counts[:, sample_index]
+
+    def read_packed(self, start: int, stop: int) -> np.ndarray:
+        """The raw ``.bed`` bytes of SNPs ``start:stop`` (a view of the memory map)."""
         raw = self._mmap[start * self.bytes_per_snp : stop * self.bytes_per_snp]
-        packed = np.asarray(raw).reshape(stop - start, self.bytes_per_snp)
-        counts = _LUT[packed].reshape(stop - start, 4 * self.bytes_per_snp)
-        if sample_index is None:
-            return counts[:, : self.n_samples]
-        return counts[:, sample_index]
+        return np.asarray(raw).reshape(stop - start, self.bytes_per_snp)
 
     def read_snps(
         self, snp_index: np.ndarray, sample_index: np.ndarray | None = None
@@ -245,10 +255,8 @@ class PlinkFileset:
         """Decode an arbitrary set of SNPs (in the order given) as A1 counts."""
         snp_index = np.asarray(snp_index, dtype=np.int64)
         rows = self._mmap.reshape(self.n_snps, self.bytes_per_snp)[snp_index]
-        counts = _LUT[rows].reshape(len(snp_index), 4 * self.bytes_per_snp)
-        if sample_index is None:
-            return counts[:, : self.n_samples]
-        return counts[:, sample_index]
+        counts = decode_packed(rows, self.n_samples)
+        return counts if sample_index is None else counts[:, sample_index]
 
 
 def bfile_paths(prefix: str | os.PathLike[str]) -> tuple[Path, Path, Path]:

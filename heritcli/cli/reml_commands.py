@@ -1,0 +1,235 @@
+"""``eigen`` and ``reml``: thin adapters over the eigen and REML runners."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from heritcli.cli.common import log_path_for, run_logged, threads_option, verbosity_options
+
+
+@click.command(
+    "eigen",
+    help="""Eigendecompose a GRM once and cache U and S for reml (and write PCs).
+
+\b
+Writes P.eigen.h5 (eigenvalues and eigenvectors in float64, the GRM's
+fingerprint and a hash of the sample order) and P.log; with --pcs K also
+P.pcs.txt (#FID IID PC1 ... PCK, usable as --covar) and P.eigenval.
+
+\b
+Example:
+  herit eigen --grm mice.h5 --pcs 10
+""",
+)
+@click.option("--grm", required=True, metavar="GRM.h5", help="GRM artifact from make-grm.")
+@click.option(
+    "--out", metavar="P", default=None, help="Output prefix [default: the GRM path without .h5]."
+)
+@click.option(
+    "--pcs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="K",
+    help="Also write the K leading principal components.",
+)
+@threads_option
+@verbosity_options
+@click.pass_context
+def eigen_command(ctx: click.Context, **kw: Any) -> None:
+    from heritcli.eigen_run import decompose, grm_prefix
+
+    prefix = kw["out"] or grm_prefix(kw["grm"])
+    with run_logged(
+        ctx, log_path_for(prefix + ".eigen"), quiet=kw["quiet"], verbose=kw["verbose"]
+    ) as rep:
+        result = decompose(
+            kw["grm"],
+            out=prefix,
+            pcs=kw["pcs"],
+            threads=kw["threads"],
+            command=rep.command,  # type: ignore[attr-defined]
+            reporter=rep,
+        )
+        top = ", ".join(f"{v:.4g}" for v in result.leading_eigenvalues[:5])
+        rep.info(f"leading eigenvalues: {top}")
+        written = [result.path, result.pcs_path, result.eigenval_path]
+        rep.info("wrote " + ", ".join(p for p in written if p))
+
+
+@click.command(
+    "reml",
+    help="""Estimate SNP-heritability by REML (or ML) from a GRM and phenotypes.
+
+\b
+Model: y = Xb + g + e, g ~ N(0, V(G) K), e ~ N(0, V(e) I); reports V(G), V(e),
+Vp, V(G)/Vp with standard errors, logL, logL0, the LRT against V(G) = 0,
+fixed effects, and a 95% profile-likelihood interval for h2.  Uses the GRM's
+cached decomposition (herit eigen) when it matches the analysed samples;
+otherwise decomposes the sub-GRM once and caches it.
+
+\b
+Writes P.hsq (GCTA layout; P.<trait>.hsq with --all-pheno), P.json, P.log,
+and P.dropped.tsv when samples were left out; prints a table.
+
+\b
+Examples:
+  herit reml --grm mice.h5 --pheno example_data/example.pheno --mpheno 1 --out cd8
+  herit reml --grm mice.h5 --pheno y.txt --covar mice.pcs.txt --all-pheno --out all
+""",
+)
+@click.option("--grm", required=True, metavar="GRM.h5", help="GRM artifact from make-grm.")
+@click.option(
+    "--pheno",
+    required=True,
+    metavar="FILE",
+    help="Phenotypes: FID IID y1 y2 ... (header optional).",
+)
+@click.option(
+    "--mpheno",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Analyse the N-th phenotype column [default: 1].",
+)
+@click.option("--pheno-name", metavar="NAME", default=None, help="Analyse the column named NAME.")
+@click.option("--all-pheno", is_flag=True, help="Analyse every phenotype column.")
+@click.option(
+    "--covar",
+    metavar="FILE",
+    default=None,
+    help="Covariates: numeric columns quantitative, text columns categorical (first level "
+    "is the baseline). plink2/GCTA .eigenvec files work as they are.",
+)
+@click.option(
+    "--qcovar", metavar="FILE", default=None, help="Quantitative covariates (GCTA's option)."
+)
+@click.option("--keep", metavar="FILE", default=None, help="Analyse only these samples (FID IID).")
+@click.option("--remove", metavar="FILE", default=None, help="Leave out these samples (FID IID).")
+@click.option(
+    "--method",
+    type=click.Choice(["reml", "ml"]),
+    default="reml",
+    show_default=True,
+    help="Restricted or full maximum likelihood.",
+)
+@click.option(
+    "--no-constrain",
+    is_flag=True,
+    help="Let V(G) or V(e) go negative, like GCTA's --reml-no-constrain.",
+)
+@click.option(
+    "--prevalence",
+    type=float,
+    default=None,
+    metavar="K",
+    help="Population prevalence of a 0/1 trait: also report h2 on the liability scale.",
+)
+@click.option(
+    "--eigen",
+    metavar="FILE",
+    default=None,
+    help="Use this decomposition (an error if it does not match) [default: find or make one].",
+)
+@click.option("--no-cache", is_flag=True, help="Do not save sub-GRM decompositions for reuse.")
+@click.option("--out", metavar="P", default="herit", show_default=True, help="Output prefix.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@threads_option
+@verbosity_options
+@click.pass_context
+def reml_command(ctx: click.Context, **kw: Any) -> None:
+    from heritcli.reml_run import RemlOptions, fit_reml
+
+    options = RemlOptions(
+        grm=kw["grm"],
+        pheno=kw["pheno"],
+        mpheno=kw["mpheno"],
+        pheno_name=kw["pheno_name"],
+        all_pheno=kw["all_pheno"],
+        covar=kw["covar"],
+        qcovar=kw["qcovar"],
+        keep=kw["keep"],
+        remove=kw["remove"],
+        method=kw["method"],
+        constrain=not kw["no_constrain"],
+        prevalence=kw["prevalence"],
+        eigen=kw["eigen"],
+        cache_eigen=not kw["no_cache"],
+        threads=kw["threads"],
+    )
+    options.validate()
+    prefix = kw["out"]
+    with run_logged(ctx, log_path_for(prefix), quiet=kw["quiet"], verbose=kw["verbose"]) as rep:
+        report = fit_reml(options, reporter=rep)
+        paths = write_reml_outputs(report, prefix, rep.command)  # type: ignore[attr-defined]
+        for fit in report.phenotypes:
+            if fit.fit.boundary:
+                rep.warning(
+                    f"{fit.name}: the estimate is at the {fit.fit.boundary} boundary of the "
+                    f"parameter space (h2 = {fit.fit.h2:.4g}); its SE is not a reliable "
+                    "measure of uncertainty, use the profile interval"
+                )
+        rep.info(f"wrote {', '.join(paths)} in {report.seconds:.2f} s")
+        if kw["as_json"]:
+            from heritcli.reml_run import to_plain
+
+            click.echo(json.dumps(to_plain(report), indent=2))
+        elif not kw["quiet"]:
+            rep.result(result_table(report))
+
+
+def write_reml_outputs(report: Any, prefix: str, command: str) -> list[str]:
+    """Write ``P.hsq`` (or one per trait), ``P.json`` and ``P.dropped.tsv``, atomically."""
+    from heritcli.io.atomic import atomic_text
+    from heritcli.reml_run import format_hsq, to_plain
+
+    paths = []
+    several = len(report.phenotypes) > 1
+    for fit in report.phenotypes:
+        path = f"{prefix}.{fit.name}.hsq" if several else f"{prefix}.hsq"
+        with atomic_text(path) as handle:
+            handle.write(format_hsq(fit))  # type: ignore[attr-defined]
+        paths.append(path)
+    document = to_plain(report)
+    document["command"] = command
+    with atomic_text(f"{prefix}.json") as handle:
+        handle.write(json.dumps(document, indent=2) + "\n")  # type: ignore[attr-defined]
+    paths.append(f"{prefix}.json")
+    if report.dropped:
+        with atomic_text(f"{prefix}.dropped.tsv") as handle:
+            handle.write("FID\tIID\tphenotype\treason\n")  # type: ignore[attr-defined]
+            for fid, iid, name, why in report.dropped:
+                handle.write(f"{fid}\t{iid}\t{name}\t{why}\n")  # type: ignore[attr-defined]
+        paths.append(f"{prefix}.dropped.tsv")
+    return paths
+
+
+def result_table(report: Any) -> Any:
+    """A rich table: one row per phenotype."""
+    from rich.table import Table
+
+    table = Table(title=f"SNP-heritability ({report.method.upper()})")
+    for column in ("phenotype", "n", "V(G)/Vp", "SE", "95% CI", "V(G)", "V(e)", "LRT", "P"):
+        table.add_column(column, justify="left" if column == "phenotype" else "right")
+    for fit in report.phenotypes:
+        f = fit.fit
+        flag = f" ({f.boundary} boundary)" if f.boundary else ""
+        se = "NA" if f.h2_se is None else f"{f.h2_se:.4f}"
+        table.add_row(
+            fit.name + flag,
+            str(fit.n_samples),
+            f"{f.h2:.4f}",
+            se,
+            f"[{f.h2_ci[0]:.3f}, {f.h2_ci[1]:.3f}]",
+            f"{f.vg:.4g}",
+            f"{f.ve:.4g}",
+            f"{f.lrt:.2f}",
+            f"{f.pval:.3g}",
+        )
+    return table
+
+
+COMMANDS = [eigen_command, reml_command]
