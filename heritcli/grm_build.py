@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,33 +291,38 @@ def build_grm(
     acc = GrmAccumulator(n, precision=precision, max_snps=int(candidates.size))
     z_dtype = np.float64 if precision == "float64" else np.float32
     t0 = time.perf_counter()
-    with limit_threads(options.threads) as n_threads:
+    index = None if all_samples else sample_index
+    with (
+        limit_threads(options.threads) as n_threads,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="herit-syrk") as pool,
+        reporter.task("make-grm", total=int(candidates.size), unit="SNPs") as progress,
+    ):
         reporter.detail(f"threads: {n_threads}")
-        with reporter.task("make-grm", total=int(candidates.size), unit="SNPs") as progress:
-            for snps in _runs(candidates, block):
-                contiguous = snps[-1] - snps[0] + 1 == snps.size
-                index = None if all_samples else sample_index
-                if contiguous:
-                    counts = fileset.read_counts(int(snps[0]), int(snps[-1]) + 1, index)
-                else:
-                    counts = fileset.read_snps(snps, index)
-                stats = block_stats(counts)
-                freq[snps] = stats.freq
-                why = dynamic_snp_filter(stats, options)
-                reason[snps] = why
-                used = why == ""
-                if not used.all():
-                    counts = counts[used]
-                    stats_freq = stats.freq[used]
-                    has_missing = bool(stats.n_missing[used].any())
-                else:
-                    stats_freq = stats.freq
-                    has_missing = bool(stats.n_missing.any())
-                if counts.shape[0]:
-                    z = standardize(counts, stats_freq, dtype=z_dtype)
-                    acc.add(z, (counts < 0) if has_missing else None)
-                progress.advance(int(snps.size))
-            timings["accumulate"] = time.perf_counter() - t0
+        # The BLAS update of one block runs in a worker thread (it releases the GIL)
+        # while this thread decodes and standardizes the next block.
+        pending: Future[None] | None = None
+        for snps in _runs(candidates, block):
+            contiguous = snps[-1] - snps[0] + 1 == snps.size
+            if contiguous:
+                counts = fileset.read_counts(int(snps[0]), int(snps[-1]) + 1, index)
+            else:
+                counts = fileset.read_snps(snps, index)
+            stats = block_stats(counts)
+            freq[snps] = stats.freq
+            why = dynamic_snp_filter(stats, options)
+            reason[snps] = why
+            used = why == ""
+            if not used.all():
+                counts = counts[used]
+            z = standardize(counts, stats.freq[used], dtype=z_dtype)
+            missing = (counts < 0) if stats.n_missing[used].any() else None
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(acc.add, z, missing) if z.shape[0] else None
+            progress.advance(int(snps.size))
+        if pending is not None:
+            pending.result()
+        timings["accumulate"] = time.perf_counter() - t0
     sums = acc.finish()
     if sums.n_snps == 0:
         raise DataError("no variants passed the filters " + _reason_counts_text(reason))

@@ -84,7 +84,9 @@ def test_missing_sparse_and_dense_paths_agree() -> None:
     missing[:, 3] = True  # a sample missing everywhere
     sparse = GrmAccumulator(40, precision="float64")
     sparse._ss = np.zeros((40, 40))
-    sparse._add_missing_sparse(missing)
+    sparse._add_missing_sparse(missing[:20])
+    sparse._add_missing_sparse(missing[20:])
+    sparse._flush_missing()
     dense = GrmAccumulator(40, precision="float64")
     dense._ss = np.zeros((40, 40))
     dense._ss += np.tril(missing.T.astype(float) @ missing.astype(float))

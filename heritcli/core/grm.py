@@ -29,6 +29,8 @@ from scipy.linalg import blas
 SPARSE_MISSING_DENSITY = 0.02
 #: SNPs summed in float32 before the partial sums are added into the float64 total.
 FLUSH_SNPS = 16384
+#: Missing calls held (as index pairs) before their sparse S Sᵀ product is taken.
+PENDING_MISSING_LIMIT = 1_000_000
 #: Pair counts are kept in float32 while they are exact (below 2²⁴).
 EXACT_FLOAT32_COUNT = 2**24
 
@@ -82,6 +84,9 @@ class GrmAccumulator:
         self._ss: np.ndarray | None = None
         wide = max_snps is None or max_snps >= EXACT_FLOAT32_COUNT
         self._count_dtype = np.float64 if wide else np.float32
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_calls = 0
+        self._pending_snps = 0
         self._missing_per_sample = np.zeros(n_samples, dtype=np.int64)
         self.n_snps = 0
 
@@ -146,20 +151,36 @@ class GrmAccumulator:
             self._ss = syrk(1.0, dense, beta=1.0, c=self._ss, lower=1, overwrite_c=1)
 
     def _add_missing_sparse(self, miss: np.ndarray) -> None:
-        # Every pair of samples missing the same SNP adds one to S Sᵀ: a sparse product.
+        # Held as (SNP, sample) pairs; every pair of samples missing the same SNP adds one
+        # to S Sᵀ, computed for many blocks at once by one sparse product.
+        snp, sample = np.nonzero(miss)
+        self._pending.append((snp.astype(np.int64) + self._pending_snps, sample))
+        self._pending_snps += miss.shape[0]
+        self._pending_calls += snp.size
+        if self._pending_calls >= PENDING_MISSING_LIMIT:
+            self._flush_missing()
+
+    def _flush_missing(self) -> None:
+        if not self._pending:
+            return
         from scipy import sparse
 
-        snp, sample = np.nonzero(miss)
+        snp = np.concatenate([p[0] for p in self._pending])
+        sample = np.concatenate([p[1] for p in self._pending])
         ones = np.ones(snp.size, dtype=self._count_dtype)
-        s = sparse.csr_matrix((ones, (sample, snp)), shape=(self.n_samples, miss.shape[0]))
+        s = sparse.csr_matrix((ones, (sample, snp)), shape=(self.n_samples, self._pending_snps))
         product = (s @ s.T).tocoo()
         lower = product.row >= product.col
         assert self._ss is not None
         self._ss[product.row[lower], product.col[lower]] += product.data[lower]
+        self._pending = []
+        self._pending_calls = 0
+        self._pending_snps = 0
 
     def finish(self) -> GrmSums:
         """Return the sums accumulated so far."""
         self._flush()
+        self._flush_missing()
         if self._partial is not None:
             self._partial = None  # release n² floats before the matrix is written
         return GrmSums(

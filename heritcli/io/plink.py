@@ -18,7 +18,7 @@ choice, allele frequencies in outputs do.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +210,6 @@ class PlinkFileset:
     fam_path: Path
     fam: FamTable
     bim: BimTable
-    _mmap: np.memmap = field(repr=False, compare=False)
 
     @property
     def n_samples(self) -> int:
@@ -245,16 +244,34 @@ class PlinkFileset:
         return counts if sample_index is None else counts[:, sample_index]
 
     def read_packed(self, start: int, stop: int) -> np.ndarray:
-        """The raw ``.bed`` bytes of SNPs ``start:stop`` (a view of the memory map)."""
-        raw = self._mmap[start * self.bytes_per_snp : stop * self.bytes_per_snp]
-        return np.asarray(raw).reshape(stop - start, self.bytes_per_snp)
+        """The raw ``.bed`` bytes of SNPs ``start:stop``, shape (stop - start, ceil(n/4)).
+
+        Read with plain positioned reads rather than a memory map, so that the
+        pages of a large ``.bed`` do not count against the process's memory.
+        """
+        width = self.bytes_per_snp
+        n_bytes = (stop - start) * width
+        buffer = bytearray(n_bytes)
+        with open(self.bed, "rb", buffering=0) as handle:
+            handle.seek(3 + start * width)
+            got = handle.readinto(buffer)
+        if got != n_bytes:
+            raise InputError(f"{self.bed} ended early (was it changed while herit read it?)")
+        return np.frombuffer(buffer, dtype=np.uint8).reshape(stop - start, width)
 
     def read_snps(
         self, snp_index: np.ndarray, sample_index: np.ndarray | None = None
     ) -> np.ndarray:
         """Decode an arbitrary set of SNPs (in the order given) as A1 counts."""
         snp_index = np.asarray(snp_index, dtype=np.int64)
-        rows = self._mmap.reshape(self.n_snps, self.bytes_per_snp)[snp_index]
+        if snp_index.size == 0:
+            width = self.n_samples if sample_index is None else len(sample_index)
+            return np.empty((0, width), dtype=np.int8)
+        lo, hi = int(snp_index.min()), int(snp_index.max()) + 1
+        if hi - lo <= 8 * snp_index.size:
+            rows = self.read_packed(lo, hi)[snp_index - lo]
+        else:
+            rows = np.concatenate([self.read_packed(int(j), int(j) + 1) for j in snp_index])
         counts = decode_packed(rows, self.n_samples)
         return counts if sample_index is None else counts[:, sample_index]
 
@@ -313,7 +330,6 @@ def open_bfile(prefix: str | os.PathLike[str]) -> PlinkFileset:
     expected = bed_size(fam.n_samples, bim.n_snps)
     if size != expected:
         raise InputError(_size_mismatch_message(bed, size, fam.n_samples, bim.n_snps))
-    mmap = np.memmap(bed, dtype=np.uint8, mode="r", offset=3, shape=(size - 3,))
     return PlinkFileset(
         prefix=os.fspath(prefix),
         bed=bed,
@@ -321,7 +337,6 @@ def open_bfile(prefix: str | os.PathLike[str]) -> PlinkFileset:
         fam_path=fam_path,
         fam=fam,
         bim=bim,
-        _mmap=mmap,
     )
 
 
