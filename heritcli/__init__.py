@@ -11,19 +11,31 @@ from typing import Any
 from heritcli._version import __version__
 
 __all__ = [
+    "RemlOptions",
     "__version__",
+    "decompose",
     "export_grm",
+    "fit_reml",
     "import_grm",
     "inspect_artifact",
     "make_grm",
 ]
 
-_API = {"export_grm", "import_grm", "inspect_artifact", "make_grm", "load_grm"}
+_LAZY = {
+    "export_grm": "heritcli.api",
+    "import_grm": "heritcli.api",
+    "inspect_artifact": "heritcli.api",
+    "make_grm": "heritcli.api",
+    "load_grm": "heritcli.api",
+    "decompose": "heritcli.eigen_run",
+    "fit_reml": "heritcli.reml_run",
+    "RemlOptions": "heritcli.reml_run",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        from heritcli import api
+    if name in _LAZY:
+        import importlib
 
-        return getattr(api, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'heritcli' has no attribute {name!r}")

@@ -260,7 +260,7 @@ def build_grm(
     from heritcli.io.artifact import file_fingerprint
     from heritcli.io.atomic import check_writable_dir
     from heritcli.io.grm_artifact import SnpSummary, write_grm_artifact
-    from heritcli.io.plink import open_bfile
+    from heritcli.io.plink import decode_packed, missing_positions, open_bfile
     from heritcli.threads import limit_threads
 
     reporter = reporter or SilentReporter()
@@ -302,20 +302,27 @@ def build_grm(
         # while this thread decodes and standardizes the next block.
         pending: Future[None] | None = None
         for snps in _runs(candidates, block):
-            contiguous = snps[-1] - snps[0] + 1 == snps.size
-            if contiguous:
-                counts = fileset.read_counts(int(snps[0]), int(snps[-1]) + 1, index)
+            if snps[-1] - snps[0] + 1 == snps.size:
+                packed = fileset.read_packed(int(snps[0]), int(snps[-1]) + 1)
             else:
-                counts = fileset.read_snps(snps, index)
-            stats = block_stats(counts)
+                packed = fileset.read_packed_rows(snps)
+            counts = decode_packed(packed, fileset.n_samples)
+            if index is not None:
+                counts = counts[:, index]
+            miss_rows, miss_cols = missing_positions(packed, fileset.n_samples, index)
+            n_missing = np.bincount(miss_rows, minlength=snps.size)
+            stats = block_stats(counts, n_missing=n_missing)
             freq[snps] = stats.freq
             why = dynamic_snp_filter(stats, options)
             reason[snps] = why
             used = why == ""
             if not used.all():
                 counts = counts[used]
-            z = standardize(counts, stats.freq[used], dtype=z_dtype)
-            missing = (counts < 0) if stats.n_missing[used].any() else None
+                kept = used[miss_rows]
+                miss_rows = (np.cumsum(used) - 1)[miss_rows[kept]]
+                miss_cols = miss_cols[kept]
+            missing = (miss_rows, miss_cols) if miss_rows.size else None
+            z = standardize(counts, stats.freq[used], dtype=z_dtype, missing=missing)
             if pending is not None:
                 pending.result()
             pending = pool.submit(acc.add, z, missing) if z.shape[0] else None

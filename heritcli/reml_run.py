@@ -168,6 +168,7 @@ def fit_reml(options: RemlOptions, *, reporter: Reporter | None = None) -> RemlR
         for line in rec.summary_lines():
             reporter.detail(f"{name}: {line}")
         dropped.extend((f, i, name, why) for f, i, why in rec.dropped)
+        assert rec.grm_index is not None  # a GRM was given, so indices refer to it
         groups.setdefault(tuple(int(k) for k in rec.grm_index), []).append((j, rec))
 
     fits: dict[int, PhenotypeFit] = {}
@@ -187,7 +188,7 @@ def fit_reml(options: RemlOptions, *, reporter: Reporter | None = None) -> RemlR
             y = np.column_stack(
                 [np.asarray(table.values[rec.rows(0), j], dtype=np.float64) for j, rec in members]
             )
-            _check_traits(y, [table.names[j] for j, _ in members], options.pheno)
+            _check_traits(y, [table.names[j] for j, _ in members], options.pheno, design)
             values, vectors, source = eigen_for_samples(
                 grm,
                 index,
@@ -201,13 +202,20 @@ def fit_reml(options: RemlOptions, *, reporter: Reporter | None = None) -> RemlR
             y_rot = vectors.T @ y
             x_rot = vectors.T @ x
             del vectors
-            results = fit_spectral_many(
-                values,
-                y_rot,
-                x_rot,
-                method=options.method,
-                constrain=options.constrain,
-            )
+            try:
+                results = fit_spectral_many(
+                    values,
+                    y_rot,
+                    x_rot,
+                    method=options.method,
+                    constrain=options.constrain,
+                )
+            except DataError as exc:
+                # The core names columns by position in this block; say which file it is.
+                names = ", ".join(table.names[j] for j, _ in members)
+                raise DataError(
+                    f"{options.pheno} (phenotype {names}): {exc.message}", hint=exc.hint
+                ) from None
             shift = _gcta_logl_shift(x, options.method)
             for k, ((j, rec), fit) in enumerate(zip(members, results, strict=True)):
                 liability = None
@@ -245,7 +253,9 @@ def _gcta_logl_shift(x: np.ndarray, method: str) -> float:
     return 0.5 * (n - c) * math.log(2 * math.pi) - 0.5 * float(xtx_logdet)
 
 
-def _check_traits(y: np.ndarray, names: list[str], source: str) -> None:
+def _check_traits(y: np.ndarray, names: list[str], source: str, design: Any) -> None:
+    """Refuse, by name and before any decomposition, traits with nothing left to analyse."""
+    basis = np.linalg.qr(np.asarray(design.matrix, dtype=np.float64))[0]
     for k, name in enumerate(names):
         column = y[:, k]
         if column.size < 3:
@@ -254,6 +264,15 @@ def _check_traits(y: np.ndarray, names: list[str], source: str) -> None:
             raise DataError(
                 f"phenotype {name} of {source} is constant ({column[0]:g}) over the "
                 f"{column.size} analysed samples"
+            )
+        # Same rule as heritcli.core.reml: residual sum of squares ≤ 1e-20·yᵀy (the rotation
+        # by the eigenvectors preserves both).
+        residual = column - basis @ (basis.T @ column)
+        if float(residual @ residual) <= 1e-20 * float(column @ column):
+            shown = ", ".join(design.names[:6]) + (", ..." if len(design.names) > 6 else "")
+            raise DataError(
+                f"phenotype {name} of {source} is a linear combination of the covariates "
+                f"({shown}): nothing is left to analyse after removing them"
             )
 
 

@@ -83,14 +83,15 @@ def test_missing_sparse_and_dense_paths_agree() -> None:
     missing = rng.random((50, 40)) < 0.01
     missing[:, 3] = True  # a sample missing everywhere
     sparse = GrmAccumulator(40, precision="float64")
-    sparse._ss = np.zeros((40, 40))
-    sparse._add_missing_sparse(missing[:20])
-    sparse._add_missing_sparse(missing[20:])
+    sparse._add_missing(*np.nonzero(missing[:20]), 20)
+    sparse._add_missing(*np.nonzero(missing[20:]), 30)
     sparse._flush_missing()
     dense = GrmAccumulator(40, precision="float64")
-    dense._ss = np.zeros((40, 40))
-    dense._ss += np.tril(missing.T.astype(float) @ missing.astype(float))
-    np.testing.assert_array_equal(np.tril(sparse._ss), dense._ss)
+    dense._add_missing(*np.nonzero(missing), 50)  # 2.6% missing: the dense path
+    expected = np.tril(missing.T.astype(float) @ missing.astype(float))
+    np.testing.assert_array_equal(np.tril(sparse._ss), expected)
+    np.testing.assert_array_equal(np.tril(dense._ss), expected)
+    np.testing.assert_array_equal(sparse._missing_per_sample, missing.sum(axis=0))
 
 
 @pytest.fixture(scope="module")

@@ -173,3 +173,21 @@ def test_open_bfile__copy_of_real_data(tmp_path: Path) -> None:
         shutil.copy(DATA / "bxd" / f"BXD{ext}", tmp_path / f"b{ext}")
     fileset = open_bfile(tmp_path / "b")
     assert (fileset.n_samples, fileset.n_snps) == (198, 7320)
+
+
+@pytest.mark.parametrize("n_samples", [1, 4, 7, 23])
+def test_missing_positions__equal_decoded_missing_calls(tmp_path: Path, n_samples: int) -> None:
+    from heritcli.io.plink import missing_positions
+
+    rng = np.random.default_rng(n_samples)
+    counts = random_counts(rng, 30, n_samples, missing_rate=0.2)
+    write_bfile(tmp_path / "m", counts)
+    fileset = open_bfile(tmp_path / "m")
+    packed = fileset.read_packed(0, 30)
+    rows, cols = missing_positions(packed, n_samples)
+    expected = set(zip(*np.nonzero(counts < 0), strict=True))
+    assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == expected
+    keep = rng.permutation(n_samples)[: max(1, n_samples // 2)]
+    rows, cols = missing_positions(packed, n_samples, keep)
+    expected = set(zip(*np.nonzero(counts[:, keep] < 0), strict=True))
+    assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == expected

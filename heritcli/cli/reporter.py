@@ -111,12 +111,10 @@ class CliReporter:
     def task(self, description: str, total: int | None, unit: str = "") -> Iterator[Any]:
         started = time.perf_counter()
         if self.interactive and self.verbosity >= 0:
-            with _RichTask(self.console, description, total, unit) as task:
-                yield task
+            with _RichTask(self.console, description, total, unit) as rich_task:
+                yield rich_task
         else:
-            task = _PlainTask(self, description, total, unit)
-            yield task
-            task.finish()
+            yield _PlainTask(self, description, total, unit)
         self._log(f"{description}: done in {time.perf_counter() - started:.2f} s")
 
 
@@ -143,11 +141,12 @@ class _RichTask:
                 TimeRemainingColumn(),
             ]
         columns.append(TimeElapsedColumn())
+        columns.append(TextColumn("{task.fields[status]}"))
         self.progress = Progress(*columns, console=console, transient=False)
         self.unit = unit
         self.started = time.perf_counter()
         self.done = 0
-        self.task_id = self.progress.add_task(description, total=total, rate="")
+        self.task_id = self.progress.add_task(description, total=total, rate="", status="")
 
     def __enter__(self) -> _RichTask:
         self.progress.start()
@@ -161,6 +160,10 @@ class _RichTask:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         rate = f"{self.done / elapsed:,.0f} {self.unit}/s" if self.unit else ""
         self.progress.update(self.task_id, advance=amount, rate=rate)
+
+    def status(self, text: str) -> None:
+        """Show ``text`` (e.g. current estimates) after the bar."""
+        self.progress.update(self.task_id, status=text)
 
 
 class _PlainTask:
@@ -177,6 +180,11 @@ class _PlainTask:
         self.started = time.perf_counter()
         self.last = self.started
         self.next_fraction = 0.1
+        self.status_text = ""
+
+    def status(self, text: str) -> None:
+        """Append ``text`` (e.g. current estimates) to the periodic lines."""
+        self.status_text = text
 
     def advance(self, amount: int = 1) -> None:
         self.done += amount
@@ -202,10 +210,9 @@ class _PlainTask:
             )
         else:
             text = f"{self.description}: {self.done:,} {self.unit}, {elapsed:.0f} s elapsed"
+        if self.status_text:
+            text += f"; {self.status_text}"
         self.reporter.info(text)
-
-    def finish(self) -> None:
-        return None
 
 
 def _is_expected(error: BaseException) -> bool:

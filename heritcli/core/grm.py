@@ -23,14 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import blas
+
+from heritcli.core.blas import syrk_lower
 
 #: Blocks whose missing-call density is below this use sparse products for S Sᵀ.
 SPARSE_MISSING_DENSITY = 0.02
 #: SNPs summed in float32 before the partial sums are added into the float64 total.
 FLUSH_SNPS = 16384
 #: Missing calls held (as index pairs) before their sparse S Sᵀ product is taken.
-PENDING_MISSING_LIMIT = 1_000_000
+PENDING_MISSING_LIMIT = 200_000
 #: Pair counts are kept in float32 while they are exact (below 2²⁴).
 EXACT_FLOAT32_COUNT = 2**24
 
@@ -94,15 +95,19 @@ class GrmAccumulator:
     def dtype(self) -> type[np.floating]:
         return np.float32 if self.precision == "float32" else np.float64
 
-    def add(self, z: np.ndarray, missing: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        z: np.ndarray,
+        missing: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """Add a block of standardized genotypes.
 
         Parameters
         ----------
         z : ndarray, shape (b, n), C-contiguous, of :attr:`dtype`
             Standardized genotypes of ``b`` SNPs (missing already 0).
-        missing : ndarray of bool, shape (b, n), optional
-            Missing-call indicator of the same block; None when nothing is missing.
+        missing : bool ndarray (b, n), or (rows, columns) positions, optional
+            The missing calls of the same block; None when nothing is missing.
         """
         b, n = z.shape
         if n != self.n_samples:
@@ -111,20 +116,23 @@ class GrmAccumulator:
             return
         if z.dtype != self.dtype:
             z = z.astype(self.dtype)
-        # z is (b, n) C-order, i.e. (n, b) Fortran-order: syrk with trans=0 gives z.T @ z.
-        a = np.asarray(z).T
         if self.precision == "float32":
             if self._partial is None:
                 self._partial = np.zeros((n, n), dtype=np.float32, order="F")
-            self._partial = blas.ssyrk(1.0, a, beta=1.0, c=self._partial, lower=1, overwrite_c=1)
+            syrk_lower(z, self._partial)
             self._partial_snps += b
             if self._partial_snps >= FLUSH_SNPS:
                 self._flush()
         else:
-            self._zz = blas.dsyrk(1.0, a, beta=1.0, c=self._zz, lower=1, overwrite_c=1)
+            syrk_lower(z, self._zz)
         self.n_snps += b
         if missing is not None:
-            self._add_missing(missing)
+            if isinstance(missing, np.ndarray):
+                rows, cols = np.nonzero(missing)
+            else:
+                rows, cols = missing
+            if rows.size:
+                self._add_missing(np.asarray(rows), np.asarray(cols), b)
 
     def _flush(self) -> None:
         if self._partial is None or self._partial_snps == 0:
@@ -133,32 +141,23 @@ class GrmAccumulator:
         self._partial.fill(0.0)
         self._partial_snps = 0
 
-    def _add_missing(self, missing: np.ndarray) -> None:
-        rows = np.flatnonzero(missing.any(axis=1))
-        if rows.size == 0:
-            return
-        miss = missing[rows]
-        self._missing_per_sample += miss.sum(axis=0)
+    def _add_missing(self, rows: np.ndarray, cols: np.ndarray, n_rows: int) -> None:
+        self._missing_per_sample += np.bincount(cols, minlength=self.n_samples)
         if self._ss is None:
             shape = (self.n_samples, self.n_samples)
             self._ss = np.zeros(shape, dtype=self._count_dtype, order="F")
-        n_missing = int(miss.sum())
-        if n_missing < SPARSE_MISSING_DENSITY * miss.size:
-            self._add_missing_sparse(miss)
+        if rows.size < SPARSE_MISSING_DENSITY * n_rows * self.n_samples:
+            # Held as (SNP, sample) pairs; every pair of samples missing the same SNP adds
+            # one to S Sᵀ, computed for many blocks at once by one sparse product.
+            self._pending.append((rows.astype(np.int64) + self._pending_snps, cols))
+            self._pending_snps += n_rows
+            self._pending_calls += rows.size
+            if self._pending_calls >= PENDING_MISSING_LIMIT:
+                self._flush_missing()
         else:
-            dense = miss.astype(self._count_dtype).T
-            syrk = blas.ssyrk if self._count_dtype is np.float32 else blas.dsyrk
-            self._ss = syrk(1.0, dense, beta=1.0, c=self._ss, lower=1, overwrite_c=1)
-
-    def _add_missing_sparse(self, miss: np.ndarray) -> None:
-        # Held as (SNP, sample) pairs; every pair of samples missing the same SNP adds one
-        # to S Sᵀ, computed for many blocks at once by one sparse product.
-        snp, sample = np.nonzero(miss)
-        self._pending.append((snp.astype(np.int64) + self._pending_snps, sample))
-        self._pending_snps += miss.shape[0]
-        self._pending_calls += snp.size
-        if self._pending_calls >= PENDING_MISSING_LIMIT:
-            self._flush_missing()
+            dense = np.zeros((n_rows, self.n_samples), dtype=self._count_dtype)
+            dense[rows, cols] = 1
+            syrk_lower(dense, self._ss)
 
     def _flush_missing(self) -> None:
         if not self._pending:
@@ -168,8 +167,9 @@ class GrmAccumulator:
         snp = np.concatenate([p[0] for p in self._pending])
         sample = np.concatenate([p[1] for p in self._pending])
         ones = np.ones(snp.size, dtype=self._count_dtype)
-        s = sparse.csr_matrix((ones, (sample, snp)), shape=(self.n_samples, self._pending_snps))
-        product = (s @ s.T).tocoo()
+        shape = (self.n_samples, self._pending_snps)
+        s = sparse.csr_array((ones, (sample, snp)), shape=shape)
+        product = sparse.coo_array(s @ s.T)
         lower = product.row >= product.col
         assert self._ss is not None
         self._ss[product.row[lower], product.col[lower]] += product.data[lower]

@@ -632,7 +632,7 @@ class _SpectralModel:
             grad = np.array([ve, -vg]) / (vp * vp)
             h2_se: float | None = math.sqrt(max(0.0, float(grad @ cov_vc @ grad)))
         else:
-            vg_se = ve_se = vp_se = h2_se = None
+            vg_se = ve_se = vp_se = h2_se = None  # type: ignore[assignment]
 
         beta_cov = vp * cx_inv
         beta_cov = 0.5 * (beta_cov + beta_cov.T)

@@ -47,15 +47,19 @@ class BlockStats:
         return self.n_missing / np.maximum(total, 1)
 
 
-def block_stats(counts: np.ndarray) -> BlockStats:
+def block_stats(counts: np.ndarray, n_missing: np.ndarray | None = None) -> BlockStats:
     """Allele frequency and call counts for each SNP (row) of ``counts``.
 
     Parameters
     ----------
     counts : ndarray of int8, shape (b, n)
         A1 counts with ``-1`` for missing.
+    n_missing : ndarray of int, shape (b,), optional
+        Missing calls per SNP when already known (saves a pass over ``counts``).
     """
-    n_missing = np.count_nonzero(counts < 0, axis=1).astype(np.int64)
+    if n_missing is None:
+        n_missing = np.count_nonzero(counts < 0, axis=1)
+    n_missing = np.asarray(n_missing, dtype=np.int64)
     n_called = counts.shape[1] - n_missing
     # Missing is -1, so adding the number of missing calls back gives the allele sum.
     allele_sum = counts.sum(axis=1, dtype=np.int64) + n_missing
@@ -70,7 +74,10 @@ _CHUNK_ROWS = 128
 
 
 def standardize(
-    counts: np.ndarray, freq: np.ndarray, dtype: type[np.floating] = np.float32
+    counts: np.ndarray,
+    freq: np.ndarray,
+    dtype: type[np.floating] = np.float32,
+    missing: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Standardize A1 counts with the given frequencies; missing calls become 0.
 
@@ -83,6 +90,9 @@ def standardize(
         A1 frequencies.
     dtype : numpy floating type
         Output precision.
+    missing : (rows, columns), optional
+        Positions of every missing call, when already known; otherwise they are
+        found by scanning ``counts``.
 
     Returns
     -------
@@ -106,5 +116,8 @@ def standardize(
         out = z[start:stop]
         np.multiply(part, scale[start:stop, None], out=out)
         out += shift[start:stop, None]
-        np.putmask(out, part < 0, 0)
+        if missing is None:
+            np.putmask(out, part < 0, 0)
+    if missing is not None:
+        z[missing[0], missing[1]] = 0
     return z

@@ -135,7 +135,7 @@ def open_artifact(path: str | os.PathLike[str], kind: str | None) -> Any:
         raise ArtifactMismatchError(f"{path} is an HDF5 file but not an herit artifact")
     if kind is None and found in FORMAT_VERSIONS:
         kind = str(found)
-    if found != kind:
+    if kind is None or found != kind:
         handle.close()
         expected = f"expected '{kind}'" if kind else "which this herit does not know"
         raise ArtifactMismatchError(f"{path} is an herit '{found}' artifact, {expected}")

@@ -36,6 +36,59 @@ _LUT = np.stack([_CODE_TO_COUNT[(np.arange(256) >> (2 * k)) & 3] for k in range(
 _LUT32 = np.ascontiguousarray(_LUT).view(np.int32).ravel()
 
 
+#: For each byte, a bit mask of which of its four genotypes are missing (code 01).
+_MISSING_BITS = np.array(
+    [sum(1 << k for k in range(4) if (byte >> (2 * k)) & 3 == 1) for byte in range(256)],
+    dtype=np.uint8,
+)
+
+
+def missing_positions(
+    packed: np.ndarray, n_samples: int, sample_index: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the missing calls in packed ``.bed`` rows, found byte by byte.
+
+    Parameters
+    ----------
+    packed : ndarray of uint8, shape (b, ceil(n/4))
+    n_samples : int
+        Samples in the ``.fam`` (padding bits beyond it are ignored).
+    sample_index : ndarray of int, optional
+        The samples kept, in output order; positions refer to this order and
+        calls of other samples are left out.
+
+    Returns
+    -------
+    rows, columns : ndarray of int64
+        Row (SNP within the block) and column (sample) of every missing call,
+        sorted by row.
+
+    Notes
+    -----
+    Looking at bytes rather than decoded genotypes touches four times fewer
+    elements, and missing calls are rare in real data.
+    """
+    bits = _MISSING_BITS[packed]
+    rows, byte_cols = np.nonzero(bits)
+    if rows.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    masks = bits[rows, byte_cols]
+    which = (masks[:, None] >> np.arange(4, dtype=np.uint8)) & 1
+    hit_row, hit_k = np.nonzero(which)
+    out_rows = rows[hit_row].astype(np.int64)
+    samples = byte_cols[hit_row].astype(np.int64) * 4 + hit_k
+    keep = samples < n_samples
+    out_rows, samples = out_rows[keep], samples[keep]
+    if sample_index is not None:
+        inverse = np.full(n_samples, -1, dtype=np.int64)
+        inverse[sample_index] = np.arange(len(sample_index))
+        samples = inverse[samples]
+        kept = samples >= 0
+        out_rows, samples = out_rows[kept], samples[kept]
+    return out_rows, samples
+
+
 def decode_packed(packed: np.ndarray, n_samples: int) -> np.ndarray:
     """Decode packed ``.bed`` rows (SNPs × ceil(n/4) bytes) into int8 A1 counts (SNPs × n)."""
     packed = np.asarray(packed, dtype=np.uint8)
@@ -259,20 +312,21 @@ class PlinkFileset:
             raise InputError(f"{self.bed} ended early (was it changed while herit read it?)")
         return np.frombuffer(buffer, dtype=np.uint8).reshape(stop - start, width)
 
+    def read_packed_rows(self, snp_index: np.ndarray) -> np.ndarray:
+        """The raw ``.bed`` bytes of an arbitrary set of SNPs, in the order given."""
+        snp_index = np.asarray(snp_index, dtype=np.int64)
+        if snp_index.size == 0:
+            return np.empty((0, self.bytes_per_snp), dtype=np.uint8)
+        lo, hi = int(snp_index.min()), int(snp_index.max()) + 1
+        if hi - lo <= 8 * snp_index.size:
+            return self.read_packed(lo, hi)[snp_index - lo]
+        return np.concatenate([self.read_packed(int(j), int(j) + 1) for j in snp_index])
+
     def read_snps(
         self, snp_index: np.ndarray, sample_index: np.ndarray | None = None
     ) -> np.ndarray:
         """Decode an arbitrary set of SNPs (in the order given) as A1 counts."""
-        snp_index = np.asarray(snp_index, dtype=np.int64)
-        if snp_index.size == 0:
-            width = self.n_samples if sample_index is None else len(sample_index)
-            return np.empty((0, width), dtype=np.int8)
-        lo, hi = int(snp_index.min()), int(snp_index.max()) + 1
-        if hi - lo <= 8 * snp_index.size:
-            rows = self.read_packed(lo, hi)[snp_index - lo]
-        else:
-            rows = np.concatenate([self.read_packed(int(j), int(j) + 1) for j in snp_index])
-        counts = decode_packed(rows, self.n_samples)
+        counts = decode_packed(self.read_packed_rows(snp_index), self.n_samples)
         return counts if sample_index is None else counts[:, sample_index]
 
 
