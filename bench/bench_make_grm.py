@@ -715,7 +715,7 @@ def machine_info(herit: Herit, args: argparse.Namespace) -> list[str]:
         for lib in syrk_throughput.blas_libraries()
     )
     herit_desc = (
-        f"`{shlex.join(herit.prefix)}` {herit.version}".strip()
+        f"`{' '.join(Path(part).name for part in herit.prefix)}` {herit.version}".strip()
         if herit.prefix
         else herit.reason
         if herit.reason.startswith("not requested")
