@@ -200,8 +200,9 @@ def inspect_command(path: str, as_json: bool) -> None:
 
 
 def _print_info(info: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from heritcli.cli.reporter import result_console
 
     table = Table(
         title=f"{Path(info['path']).name}: herit {info['kind']} artifact", show_header=False
@@ -222,7 +223,7 @@ def _print_info(info: dict[str, Any]) -> None:
     table.add_row("params", ", ".join(f"{k}={v}" for k, v in params.items() if v is not None))
     for name, record in (info.get("inputs") or {}).items():
         table.add_row(f"input {name}", f"{record.get('path')} ({record.get('size')} bytes)")
-    Console(markup=False, highlight=False).print(table)
+    result_console().print(table)
 
 
 COMMANDS = [make_grm_command, export_grm_command, import_grm_command, inspect_command]

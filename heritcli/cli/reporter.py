@@ -103,9 +103,7 @@ class CliReporter:
 
     def result(self, renderable: Any) -> None:
         """Print a result table to stdout (not stderr)."""
-        from rich.console import Console
-
-        Console(markup=False, highlight=False).print(renderable)
+        result_console().print(renderable)
 
     @contextlib.contextmanager
     def task(self, description: str, total: int | None, unit: str = "") -> Iterator[Any]:
@@ -213,6 +211,14 @@ class _PlainTask:
         if self.status_text:
             text += f"; {self.status_text}"
         self.reporter.info(text)
+
+
+def result_console() -> Any:
+    """A console on stdout; when stdout is not a terminal, wide enough for result tables."""
+    from rich.console import Console
+
+    width = None if sys.stdout.isatty() else 120
+    return Console(markup=False, highlight=False, width=width)
 
 
 def _is_expected(error: BaseException) -> bool:
