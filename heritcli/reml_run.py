@@ -117,7 +117,6 @@ def fit_reml(options: RemlOptions, *, reporter: Reporter | None = None) -> RemlR
     -------
     RemlReport
     """
-    from heritcli.core.liability import observed_to_liability
     from heritcli.core.reml import fit_spectral_many
     from heritcli.eigen_run import eigen_for_samples
     from heritcli.io.grm_artifact import read_grm_artifact
@@ -156,14 +155,22 @@ def fit_reml(options: RemlOptions, *, reporter: Reporter | None = None) -> RemlR
     # Group phenotypes by their analysed sample set: one decomposition and rotation each.
     groups: OrderedDict[tuple[int, ...], list[tuple[int, Any]]] = OrderedDict()
     dropped: list[tuple[str, str, str, str]] = []
+    # A phenotype without missing values enters the reconciliation only through its name, in
+    # messages about missing values that cannot occur: all such phenotypes share one.
+    complete_rec = None
     for j in columns:
-        rec = reconcile(
-            grm_ids,
-            [SampleSource.from_phenotype(table, j), *covariate_tables],
-            keep=keep,
-            remove=remove,
-            grm_label=os.fspath(grm.path),
-        )
+        complete = not np.isnan(table.values[:, j]).any()
+        rec = complete_rec if complete else None
+        if rec is None:
+            rec = reconcile(
+                grm_ids,
+                [SampleSource.from_phenotype(table, j), *covariate_tables],
+                keep=keep,
+                remove=remove,
+                grm_label=os.fspath(grm.path),
+            )
+            if complete:
+                complete_rec = rec
         name = table.names[j]
         for line in rec.summary_lines():
             reporter.detail(f"{name}: {line}")
@@ -220,6 +227,9 @@ def fit_reml(options: RemlOptions, *, reporter: Reporter | None = None) -> RemlR
             for k, ((j, rec), fit) in enumerate(zip(members, results, strict=True)):
                 liability = None
                 if options.prevalence is not None:
+                    # Imported only when needed: it loads scipy.stats (half a second).
+                    from heritcli.core.liability import observed_to_liability
+
                     liability = _liability(
                         fit, y[:, k], options.prevalence, table.names[j], observed_to_liability
                     )

@@ -129,7 +129,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import special
 from scipy.linalg import lapack
 
 from heritcli.errors import DataError
@@ -614,7 +614,7 @@ class _SpectralModel:
         # Same code path as ll_hat, so a fit at h² = 0 gives LRT = 0 exactly.
         ll0 = ll_hat if h_hat == 0.0 else self.loglik1(0.0, y)
         lrt = max(0.0, 2.0 * (ll_hat - ll0))
-        pval = float(0.5 * stats.chi2.sf(lrt, 1))
+        pval = float(0.5 * special.chdtrc(1, lrt))  # ½·P(χ²₁ > LRT), as scipy.stats.chi2.sf
 
         vg, ve = h_hat * vp, (1.0 - h_hat) * vp
         cov_vc: np.ndarray | None
@@ -725,6 +725,10 @@ class _SpectralModel:
 
     def _brent(self, y: np.ndarray, a: float, b: float) -> tuple[float, float, bool, int]:
         """Bounded Brent on [a, b] (fallback); compares with the two ends as well."""
+        # Imported here: scipy.optimize costs a quarter of a second of start-up, and this
+        # fallback almost never runs.
+        from scipy import optimize
+
         res = optimize.minimize_scalar(
             lambda h: -self.loglik1(float(h), y),
             bounds=(a, b),
