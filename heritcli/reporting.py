@@ -13,7 +13,11 @@ from typing import Protocol
 
 
 class Progress(Protocol):
-    """A running task: call :meth:`advance` as work completes."""
+    """A running task: call :meth:`advance` as work completes.
+
+    Implementations may also offer ``status(text)`` to show a short status after the bar
+    (current estimates, say); callers look it up with ``getattr`` and skip it when absent.
+    """
 
     def advance(self, amount: int = 1) -> None: ...
 
@@ -34,6 +38,9 @@ class Reporter(Protocol):
 
 class _NullProgress:
     def advance(self, amount: int = 1) -> None:
+        return None
+
+    def status(self, text: str) -> None:
         return None
 
 

@@ -76,9 +76,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from heritcli.cli import grm_commands, reml_commands
+    from heritcli.cli import grm_commands, mcem_commands, reml_commands
 
-    for command in [*grm_commands.COMMANDS, *reml_commands.COMMANDS]:
+    for command in [*grm_commands.COMMANDS, *reml_commands.COMMANDS, *mcem_commands.COMMANDS]:
         cli.add_command(command)
 
 
