@@ -393,7 +393,8 @@ def test_mcem__real_subprocess_and_help(small: dict[str, Path], tmp_path: Path) 
         timeout=60,
     )
     assert proc.returncode == 0
-    assert "Example:" in proc.stdout and "--pi-start" in proc.stdout
+    assert "Example" in proc.stdout and "herit mcem --bfile" in proc.stdout
+    assert "5    no convergence" in proc.stdout
     proc = subprocess.run(
         [
             sys.executable,
@@ -524,7 +525,7 @@ def test_mcem__polygenic_trait_on_mice(
 
 def test_fit_mcem__convergence_error_from_the_library(sparse_trait: tuple[Path, dict]) -> None:
     pheno, _ = sparse_trait
-    options = McemOptions(bfile=str(MICE), pheno=str(pheno), iterations=30, burn_in=8)
+    options = McemOptions(bfile=str(MICE), pheno=str(pheno), iterations=30, burn_in=8, chains=2)
     with pytest.raises(ConvergenceError, match="did not converge"):
         fit_mcem(options)
     report = fit_mcem(replace(options, allow_no_converge=True))
