@@ -266,3 +266,12 @@ def test_make_grm__interrupt_leaves_no_partial_output(tmp_path: Path, sig: int) 
     assert_one_line_error(err, "interrupted")
     assert sorted(p.name for p in out.iterdir()) == ["g.log"]
     assert "error: " in (out / "g.log").read_text()
+
+
+def test_make_grm__outputs_follow_the_umask(capsys, small: Path, tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        assert herit(capsys, "make-grm", "--bfile", small, "--out", tmp_path / "g", "-q")[0] == 0
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "g.h5").stat().st_mode & 0o777 == 0o644

@@ -57,6 +57,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates the file 0600; give the result the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, target)
     except OSError as exc:
         _remove_quietly(tmp)
@@ -71,6 +73,12 @@ def atomic_text(target: str | os.PathLike[str]) -> Iterator[object]:
     """Open a temporary text file that becomes ``target`` when the block succeeds."""
     with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
         yield handle
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _remove_quietly(path: Path) -> None:
