@@ -4,7 +4,7 @@
 For every size ``n x M`` (default ``2000x50000`` and ``5123x319147``) the script
 
 1. writes a synthetic ``.bed/.bim/.fam`` once with ``synth_bed.py`` (cached under
-   ``bench/work/data/``; HWE genotypes, 0.1 % missing) and reads it once so every
+   ``bench/scratch/data/``; HWE genotypes, 0.1 % missing) and reads it once so every
    tool starts with a warm page cache;
 2. times, round-robin and each in a fresh process,
    ``plink2 --make-rel square bin4``, ``plink1.9 --make-grm-bin``,
@@ -829,7 +829,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=syrk_throughput.DEFAULT_BLOCK,
         help="SNPs per syrk call in the syrk reference",
     )
-    ap.add_argument("--workdir", type=Path, default=BENCH_DIR / "work", help="scratch directory")
+    ap.add_argument("--workdir", type=Path, default=BENCH_DIR / "scratch", help="scratch directory")
     ap.add_argument(
         "--herit-cmd", default=None, help="command prefix for herit, e.g. 'python -m heritcli'"
     )

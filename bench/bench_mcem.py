@@ -410,7 +410,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2, help="--threads for herit")
     ap.add_argument("--sweeps", type=int, default=20, help="sweeps timed per setting")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds allowed per run")
-    ap.add_argument("--workdir", type=Path, default=BENCH_DIR / "work", help="scratch directory")
+    ap.add_argument("--workdir", type=Path, default=BENCH_DIR / "scratch", help="scratch directory")
     ap.add_argument("--no-gemma", action="store_true", help="skip GEMMA")
     ap.add_argument("--quick", action="store_true", help="mice only, 1 trait, no GEMMA")
     ap.add_argument("--no-append", action="store_true", help="print only; leave RESULTS.md")

@@ -30,7 +30,7 @@ an n × n GRM as valid for timing the decomposition and the fits as any other M)
 Targets (issue "eigen + reml"): ``herit eigen`` within 1.1× of plain eigh; ``herit reml`` under
 1 s of wall time for one phenotype and under 5 s for 100 phenotypes at n = 5,123.
 
-Scratch files go to ``bench/work/`` (git-ignored). Run from the repository root::
+Scratch files go to ``bench/scratch/`` (git-ignored). Run from the repository root::
 
     python bench/bench_reml.py                   # n = 5,123, M = 50,000
     python bench/bench_reml.py --m 319147        # the make-grm benchmark's fileset
@@ -506,7 +506,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="eigh,eigen,reml,gemma,bolt",
         help="any of eigh,eigen,reml,gemma,bolt (default: all)",
     )
-    ap.add_argument("--workdir", type=Path, default=BENCH_DIR / "work")
+    ap.add_argument("--workdir", type=Path, default=BENCH_DIR / "scratch")
     ap.add_argument("--results", type=Path, default=BENCH_DIR / "RESULTS.md")
     ap.add_argument("--no-append", action="store_true", help="print the report only")
     ap.add_argument(

@@ -24,7 +24,7 @@ Examples
 --------
 Write 5,123 samples x 319,147 SNPs (about 410 MB of ``.bed``)::
 
-    python bench/synth_bed.py --n 5123 --m 319147 --out bench/work/data/big
+    python bench/synth_bed.py --n 5123 --m 319147 --out bench/scratch/data/big
 
 Round-trip a tiny fileset through ``plink1.9 --recode A`` and compare counts::
 
