@@ -256,7 +256,8 @@ def build_grm(
 ) -> MakeGrmResult:
     """Stream the ``.bed`` once and write the GRM artifact (see :func:`heritcli.api.make_grm`)."""
     from heritcli.core.grm import GrmAccumulator, grm_rows, symmetrize_lower
-    from heritcli.core.standardize import block_stats, standardize
+    from heritcli.core.packed import code_counts, frequencies_from_codes, standardize_packed
+    from heritcli.core.standardize import BlockStats, block_stats, standardize
     from heritcli.io.artifact import file_fingerprint
     from heritcli.io.atomic import check_writable_dir
     from heritcli.io.grm_artifact import SnpSummary, write_grm_artifact
@@ -306,23 +307,32 @@ def build_grm(
                 packed = fileset.read_packed(int(snps[0]), int(snps[-1]) + 1)
             else:
                 packed = fileset.read_packed_rows(snps)
-            counts = decode_packed(packed, fileset.n_samples)
-            if index is not None:
-                counts = counts[:, index]
-            miss_rows, miss_cols = missing_positions(packed, fileset.n_samples, index)
-            n_missing = np.bincount(miss_rows, minlength=snps.size)
-            stats = block_stats(counts, n_missing=n_missing)
+            if index is None:
+                # Every sample: frequencies and z straight from the packed bytes.
+                stats = BlockStats(*frequencies_from_codes(code_counts(packed, n)))
+                if stats.n_missing.any():
+                    miss_rows, miss_cols = missing_positions(packed, n)
+                else:
+                    miss_rows = miss_cols = np.empty(0, dtype=np.int64)
+            else:
+                counts = decode_packed(packed, fileset.n_samples)[:, index]
+                miss_rows, miss_cols = missing_positions(packed, fileset.n_samples, index)
+                n_missing = np.bincount(miss_rows, minlength=snps.size)
+                stats = block_stats(counts, n_missing=n_missing)
             freq[snps] = stats.freq
             why = dynamic_snp_filter(stats, options)
             reason[snps] = why
             used = why == ""
             if not used.all():
-                counts = counts[used]
                 kept = used[miss_rows]
                 miss_rows = (np.cumsum(used) - 1)[miss_rows[kept]]
                 miss_cols = miss_cols[kept]
             missing = (miss_rows, miss_cols) if miss_rows.size else None
-            z = standardize(counts, stats.freq[used], dtype=z_dtype, missing=missing)
+            if index is None:
+                rows = packed if used.all() else packed[used]
+                z = standardize_packed(rows, n, stats.freq[used], dtype=z_dtype)
+            else:
+                z = standardize(counts[used], stats.freq[used], dtype=z_dtype, missing=missing)
             if pending is not None:
                 pending.result()
             pending = pool.submit(acc.add, z, missing) if z.shape[0] else None
