@@ -133,6 +133,11 @@ def herit_prefix() -> tuple[list[str], dict[str, str] | None]:
     return [sys.executable, "-m", "heritcli"], env
 
 
+def display_command(command: list[str]) -> list[str]:
+    """The command as a reader would type it: executables by name, not by installed path."""
+    return [Path(command[0]).name, *command[1:]] if command else command
+
+
 def first_line(command: list[str]) -> str:
     """First non-empty output line of a command (for versions), or ''."""
     try:
@@ -336,7 +341,8 @@ def machine_lines(herit: list[str], threads: int) -> list[str]:
         f"- OS: {platform.system()} {platform.release()}; Python {platform.python_version()}, "
         f"numpy {np.__version__}, scipy {scipy.__version__}",
         f"- BLAS (threadpoolctl): {blas}",
-        f"- herit: `{shlex.join(herit)}` ({first_line([*herit, '--version'])}); "
+        f"- herit: `{shlex.join(display_command(herit))}` "
+        f"({first_line([*herit, '--version'])}); "
         f"GEMMA: {version_of(['gemma'], GEMMA_VERSION)}; "
         f"BOLT: {version_of(['bolt', '--help'], BOLT_VERSION)}",
     ]
@@ -391,7 +397,7 @@ def build_report(
         if timing.best is not None and reference:
             ratio = f"{timing.best / reference:.2f}×"
         failures = f" ({'; '.join(timing.failures)})" if timing.failures else ""
-        command = shlex.join(timing.command).replace(str(REPO_ROOT) + "/", "")
+        command = shlex.join(display_command(timing.command)).replace(str(REPO_ROOT) + "/", "")
         command = command.replace("|", "\\|")
         lines.append(
             f"| {timing.label}{failures} | `{command}` | {fmt(timing.best)} | "
