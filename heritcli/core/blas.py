@@ -11,6 +11,7 @@ the same either way.
 from __future__ import annotations
 
 import ctypes
+import os
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -27,15 +28,53 @@ _CANDIDATES: tuple[tuple[str, bool], ...] = (
 )
 
 
-@lru_cache(maxsize=2)
-def _cblas_syrk(prefix: str) -> tuple[Callable[..., None], bool] | None:
-    """The ctypes function for ``cblas_{s,d}syrk`` of the loaded BLAS, or None."""
+def _scipy_bundled_blas() -> list[str]:
+    """The OpenBLAS shipped inside scipy's wheel (``scipy.libs/``), found without importing it.
+
+    Importing :mod:`scipy.linalg` only to load this library costs ~0.15 s of start-up.
+    """
+    import glob
+    import importlib.util
+
+    spec = importlib.util.find_spec("scipy")
+    if spec is None or spec.origin is None:
+        return []
+    libs = os.path.dirname(spec.origin) + ".libs"
+    found: list[str] = []
+    for pattern in ("libscipy_openblas*.so*", "libopenblas*.so*"):
+        found.extend(sorted(glob.glob(os.path.join(libs, pattern))))
+    return found
+
+
+def _loaded_blas() -> list[str]:
+    """BLAS libraries in this process after loading scipy's, scipy's first."""
     import scipy.linalg.blas  # noqa: F401  (makes sure scipy's BLAS is loaded)
     from threadpoolctl import threadpool_info
 
     libraries = [i["filepath"] for i in threadpool_info() if i.get("user_api") == "blas"]
     # Prefer scipy's own library: its kernels are what scipy.linalg uses.
     libraries.sort(key=lambda path: "scipy" not in path)
+    return libraries
+
+
+def load_blas() -> None:
+    """Load the BLAS that :func:`syrk_lower` will call.
+
+    Call it before bounding thread pools (:func:`heritcli.threads.limit_threads`):
+    threadpoolctl only limits libraries that are already loaded.
+    """
+    _cblas_syrk("s")
+    _cblas_syrk("d")
+
+
+@lru_cache(maxsize=2)
+def _cblas_syrk(prefix: str) -> tuple[Callable[..., None], bool] | None:
+    """The ctypes function for ``cblas_{s,d}syrk`` of scipy's BLAS (or another loaded one)."""
+    found = _find_cblas(prefix, _scipy_bundled_blas())
+    return found if found is not None else _find_cblas(prefix, _loaded_blas())
+
+
+def _find_cblas(prefix: str, libraries: list[str]) -> tuple[Callable[..., None], bool] | None:
     for path in libraries:
         try:
             library = ctypes.CDLL(path)
