@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from heritcli.errors import ArtifactMismatchError, HeritError, UsageError
+from heritcli.errors import ArtifactMismatchError, DataError, HeritError, InputError, UsageError
 from heritcli.io.artifact import hash_ids
 from heritcli.reporting import Reporter, SilentReporter
 
@@ -79,8 +79,8 @@ def decompose(
     EigenResult
     """
     from heritcli.core.eigen import eigendecompose, top_components
-    from heritcli.io.atomic import atomic_text, check_writable_dir
-    from heritcli.io.eigen_artifact import write_eigen_artifact
+    from heritcli.io.atomic import atomic_files, check_writable_dir
+    from heritcli.io.eigen_artifact import eigen_artifact_bytes, write_eigen_file
     from heritcli.io.grm_artifact import read_grm_artifact
     from heritcli.threads import limit_threads
 
@@ -93,7 +93,7 @@ def decompose(
     started = time.perf_counter()
     reporter.info(f"{artifact.path}: GRM of {artifact.n_samples} samples")
     with limit_threads(threads):
-        matrix = artifact.load_values()
+        matrix = load_checked_grm(artifact)
         with reporter.task("eigendecomposition", total=None):
             values, vectors = eigendecompose(matrix, overwrite=True)
         del matrix
@@ -106,32 +106,38 @@ def decompose(
             f"the GRM is not positive semi-definite: smallest eigenvalue {values[0]:.4g} "
             "(expected with pairwise missing-data divisors; REML handles it)"
         )
-    write_eigen_artifact(
-        target,
-        values=values,
-        vectors=vectors,
-        fid=artifact.fid,
-        iid=artifact.iid,
-        grm_fingerprint=artifact.fingerprint,
-        grm_path=os.fspath(artifact.path),
-        subset=False,
-        command=command,
-        params={"grm": os.fspath(grm), "out": prefix, "pcs": pcs},
-    )
     pcs_path = eigenval_path = None
+    targets = [target]
     if pcs:
-        top_values, top_vectors = top_components(values, vectors, pcs)
         pcs_path = prefix + ".pcs.txt"
         eigenval_path = prefix + ".eigenval"
-        with atomic_text(pcs_path) as handle:
+        targets += [Path(pcs_path), Path(eigenval_path)]
+    # All outputs or none: the decomposition, the PCs and the eigenvalues are renamed together.
+    reserve = [eigen_artifact_bytes(artifact.n_samples), 0, 0][: len(targets)]
+    with atomic_files(targets, reserve=reserve) as temps:
+        write_eigen_file(
+            temps[0],
+            values=values,
+            vectors=vectors,
+            fid=artifact.fid,
+            iid=artifact.iid,
+            grm_fingerprint=artifact.fingerprint,
+            grm_path=os.fspath(artifact.path),
+            subset=False,
+            command=command,
+            params={"grm": os.fspath(grm), "out": prefix, "pcs": pcs},
+        )
+        if pcs:
+            top_values, top_vectors = top_components(values, vectors, pcs)
             names = "\t".join(f"PC{i + 1}" for i in range(pcs))
-            handle.write(f"#FID\tIID\t{names}\n")  # type: ignore[attr-defined]
-            for row, (f, i) in enumerate(zip(artifact.fid, artifact.iid, strict=True)):
-                text = "\t".join(f"{v:.8g}" for v in top_vectors[row])
-                handle.write(f"{f}\t{i}\t{text}\n")  # type: ignore[attr-defined]
-        with atomic_text(eigenval_path) as handle:
-            for value in top_values:
-                handle.write(f"{value:.8g}\n")  # type: ignore[attr-defined]
+            with open(temps[1], "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(f"#FID\tIID\t{names}\n")
+                for row, (f, i) in enumerate(zip(artifact.fid, artifact.iid, strict=True)):
+                    text = "\t".join(f"{v:.8g}" for v in top_vectors[row])
+                    handle.write(f"{f}\t{i}\t{text}\n")
+            with open(temps[2], "w", encoding="utf-8", newline="\n") as handle:
+                for value in top_values:
+                    handle.write(f"{value:.8g}\n")
     leading = sorted(values.tolist(), reverse=True)[: min(10, values.size)]
     return EigenResult(
         path=os.fspath(target),
@@ -209,7 +215,7 @@ def eigen_for_samples(
             f"(rebuild it with: herit eigen --grm {grm.path})"
         )
     started = time.perf_counter()
-    matrix = grm.load_values(None if whole else index)
+    matrix = load_checked_grm(grm, None if whole else index)
     with reporter.task(f"eigendecomposition of {index.size} samples", total=None):
         values, vectors = eigendecompose(matrix, overwrite=True)
     del matrix
@@ -234,3 +240,35 @@ def eigen_for_samples(
         except HeritError as exc:
             reporter.warning(f"could not cache the decomposition: {exc.message}")
     return values, vectors, source
+
+
+def load_checked_grm(grm: Any, index: np.ndarray | None = None) -> np.ndarray:
+    """The GRM (or its sub-matrix for ``index``) as float64, refusing NaN and infinity.
+
+    Raises
+    ------
+    DataError
+        A non-finite entry, named by its row, column and the two samples' IDs.
+    InputError
+        The values cannot be read (a damaged file).
+    """
+    try:
+        matrix = grm.load_values(index)
+    except (OSError, KeyError) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"{grm.path}: cannot read the GRM values ({text})",
+            hint="the file may be damaged; rebuild it with herit make-grm",
+        ) from None
+    finite = np.isfinite(matrix)
+    if not finite.all():
+        row, col = (int(k) for k in np.argwhere(~finite)[0])
+        rows = np.arange(grm.n_samples) if index is None else np.asarray(index)
+        a, b = int(rows[row]), int(rows[col])
+        raise DataError(
+            f"{grm.path}: the GRM has a non-finite value ({matrix[row, col]}) at row {a + 1}, "
+            f"column {b + 1} (samples {grm.fid[a]} {grm.iid[a]} and {grm.fid[b]} {grm.iid[b]}); "
+            f"{int((~finite).sum())} such entries",
+            hint="rebuild it with herit make-grm (or import-grm from a sound GCTA file)",
+        )
+    return matrix

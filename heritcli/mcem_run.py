@@ -210,12 +210,41 @@ class McemReport:
             "n_snps_pip_above_0.5": int(np.count_nonzero(fit.pip > 0.5)),
             "sweeps": fit.sweeps,
             "notes": list(fit.notes),
+            "not_estimable": self.not_estimable(),
             "seconds": self.seconds,
             "timings": dict(self.timings),
             "snps_dropped": dict(self.snps_dropped),
             "options": asdict(self.options),
         }
         return _plain(out)
+
+    def not_estimable(self) -> dict[str, str]:
+        """For each reported quantity without a finite value, the reason in words."""
+        fit = self.fit
+        reasons: dict[str, str] = {}
+
+        def missing(value: float | None) -> bool:
+            return value is None or not math.isfinite(value)
+
+        if missing(fit.h2_se) or missing(fit.sigma_g2_se) or missing(fit.sigma_e2_se):
+            text = (
+                "the observed information of V(G) and V(e) is not positive definite at the "
+                f"estimate (h2 = {fit.params.h2:.4g}): the likelihood is flat there, typically "
+                "at a boundary or with too few iterations after the burn-in"
+            )
+            for key in ("h2_se", "sigma_g2_se", "sigma_e2_se"):
+                if missing(getattr(fit, key)):
+                    reasons[key] = text
+        if missing(fit.pi_se):
+            reasons["pi_se"] = (
+                "pi is weakly identified: the observed information of pi is not positive "
+                "(the likelihood is flat in pi near the estimate)"
+            )
+        if missing(fit.rhat_h2) or missing(fit.rhat_pi):
+            reasons["rhat"] = "too few iterations after the burn-in to compare chains (R-hat)"
+        if missing(fit.h2_realised_sd):
+            reasons["h2_realised_sd"] = "a single window of iterations after the burn-in"
+        return reasons
 
     def pip_rows(self) -> list[str]:
         """Lines of ``P.mcem.pip.tsv`` (header first)."""
@@ -398,7 +427,14 @@ def fit_mcem(options: McemOptions, reporter: Reporter | None = None) -> McemRepo
     analysed = np.array([position[int(k)] for k in rec.grm_index], dtype=np.int64)
     y = np.asarray(chosen.values[rec.rows(0), 0], dtype=np.float64)
     if y.size < 3:
-        raise DataError(f"phenotype {name} of {options.pheno}: only {y.size} samples to analyse")
+        raise DataError(
+            f"phenotype {name} of {options.pheno}: only {y.size} "
+            f"sample{'s' if y.size != 1 else ''} to analyse (at least 3 are needed)",
+            hint="; ".join(rec.summary_lines()),
+        )
+    from heritcli.io.tables import check_magnitude
+
+    check_magnitude(y - y.mean(), f"phenotype {name} of {options.pheno}")
     if np.ptp(y) == 0:
         raise DataError(
             f"phenotype {name} of {options.pheno} is constant ({y[0]:g}) over the "

@@ -70,9 +70,15 @@ class PhenotypeFit:
     #: ``logL_GCTA − logL``: +½·df·log 2π − ½·log|XᵀX| for REML, +½·n·log 2π for ML.
     logl_gcta_shift: float = 0.0
 
+    @property
+    def se_not_estimable(self) -> str | None:
+        """Why the standard errors are not estimable (None when they are)."""
+        return se_not_estimable_reason(self.fit)
+
     def to_dict(self) -> dict[str, Any]:
         fit = self.fit.to_dict()
         out: dict[str, Any] = {"name": self.name, "n": self.n_samples}
+        out["se_not_estimable"] = self.se_not_estimable
         out.update(fit)
         out["df"] = fit.pop("df_lrt", 1)
         out.pop("df_lrt", None)
@@ -183,6 +189,13 @@ def fit_reml(options: RemlOptions, *, reporter: Reporter | None = None) -> RemlR
         for index_key, members in groups.items():
             index = np.array(index_key, dtype=np.int64)
             first_rec = members[0][1]
+            if index.size < 3:
+                names = ", ".join(table.names[j] for j, _ in members)
+                raise DataError(
+                    f"phenotype {names} of {options.pheno}: only {index.size} "
+                    f"sample{'s' if index.size != 1 else ''} to analyse (REML needs at least 3)",
+                    hint="; ".join(first_rec.summary_lines()),
+                )
             design = build_design(
                 covariate_tables or None,
                 [first_rec.rows(k + 1) for k in range(len(covariate_tables))]
@@ -254,6 +267,46 @@ def fit_reml(options: RemlOptions, *, reporter: Reporter | None = None) -> RemlR
     )
 
 
+def se_not_estimable_reason(fit: Any) -> str | None:
+    """The reason a fit has no standard errors, in words (None when it has them).
+
+    The SEs come from the inverse of the expected information for (V(G), V(e)); when
+    that matrix is singular or not positive definite (at an end of the allowed range,
+    where V is nearly singular) they are not estimable and the profile-likelihood
+    interval is the measure of uncertainty to use.
+    """
+    if fit.h2_se is not None and math.isfinite(fit.h2_se):
+        return None
+    where = (
+        f"at the {fit.boundary} end of the allowed range (h2 = {fit.h2:.4g})"
+        if fit.boundary
+        else f"at h2 = {fit.h2:.4g}"
+    )
+    return (
+        f"the information matrix of V(G) and V(e) is singular {where}; use the "
+        f"profile-likelihood interval [{fit.h2_ci[0]:.3f}, {fit.h2_ci[1]:.3f}]"
+    )
+
+
+def trait_file_names(names: list[str]) -> list[str]:
+    """Names safe to put in output file names (``P.<name>.hsq``), one per trait, distinct.
+
+    A phenotype column name comes from the user's file and may hold ``/``, ``..`` or
+    other characters that would write outside ``--out``: every character other than
+    letters, digits, ``_``, ``-``, ``+`` and ``.`` becomes ``_``, a leading dot is
+    dropped, and a clash gets the column number appended.
+    """
+    import re
+
+    safe: list[str] = []
+    for k, name in enumerate(names, start=1):
+        text = re.sub(r"[^A-Za-z0-9_.+-]", "_", name).lstrip(".") or f"pheno{k}"
+        if text in safe:
+            text = f"{text}_{k}"
+        safe.append(text)
+    return safe
+
+
 def _gcta_logl_shift(x: np.ndarray, method: str) -> float:
     """``logL_GCTA − logL``: GCTA leaves out the 2π term and, for REML, log|XᵀX|."""
     n, c = x.shape
@@ -266,10 +319,13 @@ def _gcta_logl_shift(x: np.ndarray, method: str) -> float:
 def _check_traits(y: np.ndarray, names: list[str], source: str, design: Any) -> None:
     """Refuse, by name and before any decomposition, traits with nothing left to analyse."""
     basis = np.linalg.qr(np.asarray(design.matrix, dtype=np.float64))[0]
+    from heritcli.io.tables import check_magnitude
+
     for k, name in enumerate(names):
         column = y[:, k]
         if column.size < 3:
             raise DataError(f"phenotype {name} of {source}: only {column.size} samples to analyse")
+        check_magnitude(column - column.mean(), f"phenotype {name} of {source}")
         if np.ptp(column) == 0:
             raise DataError(
                 f"phenotype {name} of {source} is constant ({column[0]:g}) over the "
@@ -360,4 +416,13 @@ def to_plain(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["PhenotypeFit", "RemlOptions", "RemlReport", "fit_reml", "format_hsq", "to_plain"]
+__all__ = [
+    "PhenotypeFit",
+    "RemlOptions",
+    "RemlReport",
+    "fit_reml",
+    "format_hsq",
+    "se_not_estimable_reason",
+    "to_plain",
+    "trait_file_names",
+]

@@ -132,6 +132,13 @@ def run(args: list[str], *, debug: bool = False) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:
+        from heritcli.io.atomic import describe_os_error, is_full_disk
+
+        if not debug and isinstance(exc, OSError) and is_full_disk(exc):
+            # A full disk while printing to a redirected stdout is an output error, not a bug.
+            error = describe_os_error(exc, exc.filename or "the output")
+            _error(error.message, error.hint)
+            return error.exit_code
         if debug:
             raise
         _error(

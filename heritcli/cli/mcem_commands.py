@@ -166,6 +166,11 @@ def mcem_command(ctx: click.Context, **kw: Any) -> None:
     with run_logged(ctx, log_path_for(prefix), quiet=kw["quiet"], verbose=kw["verbose"]) as rep:
         report = fit_mcem(options, reporter=rep)
         paths = write_mcem_outputs(report, prefix, rep.command)  # type: ignore[attr-defined]
+        by_reason: dict[str, list[str]] = {}
+        for key, reason in report.not_estimable().items():
+            by_reason.setdefault(reason, []).append(key)
+        for reason, keys in by_reason.items():
+            rep.warning(f"{report.phenotype}: not estimable: {', '.join(keys)}: {reason}")
         rep.info(f"wrote {', '.join(paths)} in {report.seconds:.1f} s")
         if kw["as_json"]:
             click.echo(json.dumps(report.to_dict(), indent=2))
@@ -176,12 +181,11 @@ def mcem_command(ctx: click.Context, **kw: Any) -> None:
 def write_mcem_outputs(report: Any, prefix: str, command: str) -> list[str]:
     """Write ``P.mcem.json``, ``P.mcem.trace.tsv``, ``P.mcem.pip.tsv`` (and dropped IDs).
 
-    Every file goes through a temporary file and a rename, and nothing is renamed until all
-    of them are complete, so a failure leaves no new output.
+    Every file goes through a temporary file, and nothing is renamed until all of them are
+    complete and flushed (:func:`heritcli.io.atomic.atomic_files`), so a failure or an
+    interrupt leaves the previous outputs or none.
     """
-    import contextlib
-
-    from heritcli.io.atomic import atomic_text
+    from heritcli.io.atomic import write_texts_atomically
     from heritcli.mcem_run import format_trace
 
     document = report.to_dict()
@@ -195,11 +199,7 @@ def write_mcem_outputs(report: Any, prefix: str, command: str) -> list[str]:
         texts[f"{prefix}.dropped.tsv"] = "#FID\tIID\treason\n" + "".join(
             f"{fid}\t{iid}\t{why}\n" for fid, iid, why in report.dropped
         )
-    with contextlib.ExitStack() as stack:
-        for path, text in texts.items():
-            handle = stack.enter_context(atomic_text(path))
-            handle.write(text)  # type: ignore[attr-defined]
-    return list(texts)
+    return write_texts_atomically(texts)
 
 
 def result_table(report: Any) -> Any:
@@ -212,7 +212,7 @@ def result_table(report: Any) -> Any:
 
     def num(value: float | None, digits: int = 3) -> str:
         if value is None or not math.isfinite(value):
-            return "NA"
+            return "not estimable"
         return f"{value:.{digits}f}"
 
     status = "converged" if fit.converged else "NOT converged"

@@ -166,7 +166,9 @@ def reml_command(ctx: click.Context, **kw: Any) -> None:
         report = fit_reml(options, reporter=rep)
         paths = write_reml_outputs(report, prefix, rep.command)  # type: ignore[attr-defined]
         for fit in report.phenotypes:
-            if fit.fit.boundary:
+            if fit.se_not_estimable:
+                rep.warning(f"{fit.name}: standard errors not estimable: {fit.se_not_estimable}")
+            elif fit.fit.boundary:
                 rep.warning(
                     f"{fit.name}: the estimate is at the {fit.fit.boundary} boundary of the "
                     f"parameter space (h2 = {fit.fit.h2:.4g}); its SE is not a reliable "
@@ -182,29 +184,29 @@ def reml_command(ctx: click.Context, **kw: Any) -> None:
 
 
 def write_reml_outputs(report: Any, prefix: str, command: str) -> list[str]:
-    """Write ``P.hsq`` (or one per trait), ``P.json`` and ``P.dropped.tsv``, atomically."""
-    from heritcli.io.atomic import atomic_text
-    from heritcli.reml_run import format_hsq, to_plain
+    """Write ``P.hsq`` (or one per trait), ``P.json`` and ``P.dropped.tsv``, all or none.
 
-    paths = []
+    Every file is written to a temporary file first; they are renamed together only when all
+    are complete (see :func:`heritcli.io.atomic.atomic_files`), so a full disk or an interrupt
+    never leaves ``P.hsq`` without ``P.json``.
+    """
+    from heritcli.io.atomic import write_texts_atomically
+    from heritcli.reml_run import format_hsq, to_plain, trait_file_names
+
+    texts: dict[str, str] = {}
     several = len(report.phenotypes) > 1
-    for fit in report.phenotypes:
-        path = f"{prefix}.{fit.name}.hsq" if several else f"{prefix}.hsq"
-        with atomic_text(path) as handle:
-            handle.write(format_hsq(fit))  # type: ignore[attr-defined]
-        paths.append(path)
+    names = trait_file_names([fit.name for fit in report.phenotypes])
+    for fit, name in zip(report.phenotypes, names, strict=True):
+        path = f"{prefix}.{name}.hsq" if several else f"{prefix}.hsq"
+        texts[path] = format_hsq(fit)
     document = to_plain(report)
     document["command"] = command
-    with atomic_text(f"{prefix}.json") as handle:
-        handle.write(json.dumps(document, indent=2) + "\n")  # type: ignore[attr-defined]
-    paths.append(f"{prefix}.json")
+    texts[f"{prefix}.json"] = json.dumps(document, indent=2) + "\n"
     if report.dropped:
-        with atomic_text(f"{prefix}.dropped.tsv") as handle:
-            handle.write("FID\tIID\tphenotype\treason\n")  # type: ignore[attr-defined]
-            for fid, iid, name, why in report.dropped:
-                handle.write(f"{fid}\t{iid}\t{name}\t{why}\n")  # type: ignore[attr-defined]
-        paths.append(f"{prefix}.dropped.tsv")
-    return paths
+        texts[f"{prefix}.dropped.tsv"] = "FID\tIID\tphenotype\treason\n" + "".join(
+            f"{fid}\t{iid}\t{name}\t{why}\n" for fid, iid, name, why in report.dropped
+        )
+    return write_texts_atomically(texts)
 
 
 def result_table(report: Any) -> Any:
@@ -217,7 +219,7 @@ def result_table(report: Any) -> Any:
     for fit in report.phenotypes:
         f = fit.fit
         flag = f" ({f.boundary} boundary)" if f.boundary else ""
-        se = "NA" if f.h2_se is None else f"{f.h2_se:.4f}"
+        se = "not estimable" if f.h2_se is None else f"{f.h2_se:.4f}"
         table.add_row(
             fit.name + flag,
             str(fit.n_samples),

@@ -55,7 +55,12 @@ class CliReporter:
 
         check_writable_dir(path)
         self.log_path = path
-        self.log_handle = open(path, "w", encoding="utf-8")
+        try:
+            self.log_handle = open(path, "w", encoding="utf-8")
+        except OSError as exc:
+            from heritcli.io.atomic import describe_os_error
+
+            raise describe_os_error(exc, path) from None
         now = _dt.datetime.now(tz=_dt.timezone.utc).replace(microsecond=0).isoformat()
         self._log(f"herit {__version__}")
         self._log(f"started {now}")
@@ -65,6 +70,19 @@ class CliReporter:
     def close_log(self, error: BaseException | None = None) -> None:
         if self.log_handle is None:
             return
+        try:
+            self._close_log(error)
+        except Exception:  # the log is secondary: never hide the run's own error with its own
+            if error is None:
+                raise
+        finally:
+            if self.log_handle is not None:
+                with contextlib.suppress(OSError):
+                    self.log_handle.close()
+                self.log_handle = None
+
+    def _close_log(self, error: BaseException | None) -> None:
+        assert self.log_handle is not None
         elapsed = time.perf_counter() - self.started
         if error is not None:
             self._log(f"error: {error}")
@@ -77,13 +95,29 @@ class CliReporter:
             self._log(f"{len(self.warnings)} warning(s)")
         status = "failed" if error is not None else "finished"
         self._log(f"{status} after {elapsed:.2f} s")
-        self.log_handle.close()
-        self.log_handle = None
+        handle, self.log_handle = self.log_handle, None
+        if handle is not None:
+            try:
+                handle.close()
+            except OSError as exc:
+                from heritcli.io.atomic import describe_os_error
+
+                raise describe_os_error(exc, self.log_path or "the log") from None
 
     def _log(self, message: str) -> None:
-        if self.log_handle is not None:
+        """Append a line to the log; a full disk stops the run with exit code 7."""
+        if self.log_handle is None:
+            return
+        try:
             self.log_handle.write(message + "\n")
             self.log_handle.flush()
+        except OSError as exc:
+            from heritcli.io.atomic import describe_os_error
+
+            handle, self.log_handle = self.log_handle, None
+            with contextlib.suppress(OSError):
+                handle.close()
+            raise describe_os_error(exc, self.log_path or "the log") from None
 
     # -- messages ------------------------------------------------------------------------
     def info(self, message: str) -> None:

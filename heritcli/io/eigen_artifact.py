@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from heritcli.errors import ArtifactMismatchError
+from heritcli.errors import ArtifactMismatchError, InputError
 from heritcli.io.artifact import (
     hash_ids,
     open_artifact,
@@ -52,8 +52,38 @@ class EigenArtifact:
         """``(values, vectors)`` as float64."""
         import h5py
 
-        with h5py.File(self.path, "r") as handle:
-            return handle["eigen/values"][()], handle["eigen/vectors"][()]
+        try:
+            with h5py.File(self.path, "r") as handle:
+                values = np.asarray(handle["eigen/values"][()], dtype=np.float64)
+                vectors = np.asarray(handle["eigen/vectors"][()], dtype=np.float64)
+        except (OSError, KeyError) as exc:
+            raise InputError(
+                f"{self.path}: cannot read the decomposition ({_first_line(exc)})",
+                hint="the file may be damaged; rebuild it with herit eigen",
+            ) from None
+        n = self.n_samples
+        if values.shape != (n,) or vectors.shape != (n, n):
+            raise ArtifactMismatchError(
+                f"{self.path}: {values.shape[0]} eigenvalues and vectors of shape "
+                f"{vectors.shape} for {n} samples",
+                hint="rebuild it with herit eigen",
+            )
+        if not (np.isfinite(values).all() and np.isfinite(vectors).all()):
+            raise InputError(
+                f"{self.path}: the decomposition contains NaN or infinite values",
+                hint="rebuild it with herit eigen",
+            )
+        return values, vectors
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def eigen_artifact_bytes(n_samples: int) -> int:
+    """A generous estimate of the size of an eigen artifact of ``n_samples`` samples."""
+    return 8 * n_samples * n_samples + 8 * n_samples + 256 * n_samples + (1 << 16)
 
 
 def write_eigen_artifact(
@@ -69,7 +99,43 @@ def write_eigen_artifact(
     command: str,
     params: Mapping[str, Any],
 ) -> str:
-    """Write the decomposition atomically; returns its fingerprint."""
+    """Write the decomposition atomically (after checking the space); returns its fingerprint."""
+    with atomic_path(target, reserve=eigen_artifact_bytes(int(values.shape[0]))) as tmp:
+        return write_eigen_file(
+            tmp,
+            values=values,
+            vectors=vectors,
+            fid=fid,
+            iid=iid,
+            grm_fingerprint=grm_fingerprint,
+            grm_path=grm_path,
+            subset=subset,
+            command=command,
+            params=params,
+        )
+
+
+def write_eigen_file(
+    path: str | os.PathLike[str],
+    *,
+    values: np.ndarray,
+    vectors: np.ndarray,
+    fid: np.ndarray,
+    iid: np.ndarray,
+    grm_fingerprint: str,
+    grm_path: str,
+    subset: bool,
+    command: str,
+    params: Mapping[str, Any],
+) -> str:
+    """Write the eigen layout into ``path`` as it is (the caller makes it atomic).
+
+    Returns
+    -------
+    str
+        The artifact's fingerprint: SHA-256 of the sample-order hash, the
+        eigenvalues and the GRM's fingerprint.
+    """
     import h5py
 
     sample_hash = hash_ids(fid, iid)
@@ -77,7 +143,7 @@ def write_eigen_artifact(
     digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     digest.update(grm_fingerprint.encode())
     fingerprint = digest.hexdigest()
-    with atomic_path(target) as tmp, h5py.File(tmp, "w") as handle:
+    with h5py.File(path, "w") as handle:
         samples = handle.create_group("samples")
         write_strings(samples, "fid", fid)
         write_strings(samples, "iid", iid)

@@ -11,6 +11,7 @@ As written by GCTA ``--make-grm``, plink1.9 ``--make-grm-bin`` and LDAK:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,8 +70,11 @@ def read_grm_id(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
         fields = line.split()
         if not fields:
             continue
-        if len(fields) < 2:
-            raise InputError(f"{path} line {lineno}: expected FID IID, found 1 column")
+        if len(fields) != 2:
+            raise InputError(
+                f"{path} line {lineno}: expected 2 columns (FID IID), found {len(fields)}",
+                hint="a .grm.id file has exactly FID and IID on each line",
+            )
         key = (fields[0], fields[1])
         if key in seen:
             raise InputError(
@@ -85,16 +89,47 @@ def read_grm_id(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(fids, dtype=str), np.array(iids, dtype=str)
 
 
-def _read_lower_triangle(path: Path, n: int) -> np.ndarray:
+def _read_lower_triangle(path: Path, n: int, fid: np.ndarray, iid: np.ndarray) -> np.ndarray:
+    """Read a lower-triangle float32 file into a full symmetric float64 matrix.
+
+    Raises
+    ------
+    InputError
+        The file is unreadable, its length is not n(n+1)/2 float32 values, or a
+        value is NaN or infinite (named by its row, column and samples).
+    """
     expected = n * (n + 1) // 2
-    size = path.stat().st_size
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a GCTA binary GRM file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
     if size != 4 * expected:
         raise InputError(
             f"{path} has {size} bytes; {n} samples need {4 * expected} bytes "
             f"(n(n+1)/2 float32 values)",
             hint="the .grm.id and .grm.bin do not belong together, or the file is truncated",
         )
-    flat = np.fromfile(path, dtype="<f4", count=expected)
+    try:
+        flat = np.fromfile(path, dtype="<f4", count=expected)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    bad = np.flatnonzero(~np.isfinite(flat))
+    if bad.size:
+        # Flat index k of row i, column j (j <= i) is i(i+1)/2 + j.
+        k = int(bad[0])
+        i = int((np.sqrt(8 * k + 1) - 1) // 2)
+        while i * (i + 1) // 2 > k:
+            i -= 1
+        while (i + 1) * (i + 2) // 2 <= k:
+            i += 1
+        j = k - i * (i + 1) // 2
+        raise InputError(
+            f"{path}: value {flat[k]} at row {i + 1}, column {j + 1} (samples {fid[i]} "
+            f"{iid[i]} and {fid[j]} {iid[j]}) is not a finite number; {bad.size} such values",
+            hint="the file is damaged or was written by a failed run; rebuild it",
+        )
     full = np.empty((n, n), dtype=np.float64)
     offset = 0
     for i in range(n):
@@ -117,15 +152,17 @@ def read_gcta_grm(prefix: str | os.PathLike[str]) -> GctaGrm:
         raise InputError(f"{bin_path} does not exist")
     fid, iid = read_grm_id(id_path)
     n = fid.shape[0]
-    values = _read_lower_triangle(bin_path, n)
+    values = _read_lower_triangle(bin_path, n, fid, iid)
     n_pairs = None
     if n_path.exists():
-        n_size = n_path.stat().st_size
+        n_size = n_path.stat().st_size if n_path.is_file() else -1
         if n_size == 4:
             constant = float(np.fromfile(n_path, dtype="<f4", count=1)[0])
+            if not math.isfinite(constant):
+                raise InputError(f"{n_path}: the SNP count {constant} is not a finite number")
             n_pairs = np.full((n, n), constant)
         else:
-            n_pairs = _read_lower_triangle(n_path, n)
+            n_pairs = _read_lower_triangle(n_path, n, fid, iid)
     return GctaGrm(fid=fid, iid=iid, values=values, n_pairs=n_pairs)
 
 
@@ -146,14 +183,11 @@ def write_gcta_grm(
         ``rows(start, stop)`` gives rows ``start:stop`` of the GRM and of the pair
         counts (None when the count is the constant ``n_snps``).
     """
-    from heritcli.io.atomic import atomic_path
+    from heritcli.io.atomic import atomic_files
 
     bin_path, n_path, id_path = gcta_paths(prefix)
-    with (
-        atomic_path(bin_path) as tmp_bin,
-        atomic_path(n_path) as tmp_n,
-        atomic_path(id_path) as tmp_id,
-    ):
+    # The three files belong together: written in full first, then renamed all at once.
+    with atomic_files([bin_path, n_path, id_path]) as (tmp_bin, tmp_n, tmp_id):
         with open(tmp_bin, "wb") as out_bin, open(tmp_n, "wb") as out_n:
             for start in range(0, n_samples, ROW_TILE):
                 stop = min(start + ROW_TILE, n_samples)

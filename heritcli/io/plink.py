@@ -192,6 +192,7 @@ def read_bim(path: str | os.PathLike[str]) -> BimTable:
     """
     path = Path(path)
     rows: list[list[str]] = []
+    line_of: list[int] = []
     for lineno, line in enumerate(_read_text_lines(path, ".bim"), start=1):
         fields = line.split()
         if not fields:
@@ -202,22 +203,25 @@ def read_bim(path: str | os.PathLike[str]) -> BimTable:
                 f"found {len(fields)}"
             )
         rows.append(fields)
+        line_of.append(lineno)
     if not rows:
         raise InputError(f"{path} has no variants")
     cols = list(zip(*rows, strict=True))
     try:
         cm = np.array(cols[2], dtype=np.float64)
     except ValueError:
-        bad = next(i for i, v in enumerate(cols[2]) if not _is_float(v))
+        cm = np.zeros(0)
+    if cm.shape[0] != len(rows) or not np.isfinite(cm).all():
+        bad = next(i for i, v in enumerate(cols[2]) if not _is_finite_float(v))
         raise InputError(
-            f"{path}: variant {bad + 1}: cM value '{cols[2][bad]}' is not a number"
-        ) from None
+            f"{path} line {line_of[bad]}: cM value {cols[2][bad]!r} is not a finite number"
+        )
     try:
-        pos = np.array(cols[3], dtype=np.int64)
-    except ValueError:
+        pos = np.array([int(v) for v in cols[3]], dtype=np.int64)
+    except (ValueError, OverflowError):
         bad = next(i for i, v in enumerate(cols[3]) if not _is_int(v))
         raise InputError(
-            f"{path}: variant {bad + 1}: position '{cols[3][bad]}' is not an integer"
+            f"{path} line {line_of[bad]}: position {cols[3][bad]!r} is not an integer"
         ) from None
     return BimTable(
         chrom=np.array(cols[0], dtype=str),
@@ -229,20 +233,20 @@ def read_bim(path: str | os.PathLike[str]) -> BimTable:
     )
 
 
-def _is_float(text: str) -> bool:
+def _is_finite_float(text: str) -> bool:
     try:
-        float(text)
+        value = float(text)
     except ValueError:
         return False
-    return True
+    return np.isfinite(value)
 
 
 def _is_int(text: str) -> bool:
     try:
-        int(text)
+        value = int(text)
     except ValueError:
         return False
-    return True
+    return -(2**63) <= value < 2**63
 
 
 def bed_size(n_samples: int, n_snps: int) -> int:

@@ -50,6 +50,7 @@ __all__ = [
     "SampleTable",
     "SourceSummary",
     "build_design",
+    "check_magnitude",
     "read_covariates",
     "read_id_list",
     "read_phenotypes",
@@ -1250,6 +1251,7 @@ def build_design(
                 )
             unique = name if name not in used else f"{table.source}:{name}"
             used.add(unique)
+            check_magnitude(col, f"covariate {name} in {table.source}")
             if np.all(col == col[0]):
                 dropped.append(
                     (unique, f"is constant ({col[0]:g}) in the {_count(n, 'analysed sample')}")
@@ -1269,8 +1271,8 @@ def build_design(
                     f"{categorical_sizes[biggest]} levels"
                 )
         raise DataError(
-            f"the design has {p} columns (intercept and {_count(p - 1, 'covariate column')}) "
-            f"but only {_count(n, 'sample')}{detail}",
+            f"the design has {p} columns (intercept and {_count(p - 1, 'covariate column')} "
+            f"from {_sources(tables)}) but only {_count(n, 'sample')}{detail}",
             hint="REML needs more samples than fixed-effect columns; use fewer covariates",
         )
 
@@ -1283,13 +1285,43 @@ def build_design(
     names = [names[j] for j in keep]
     if matrix.shape[1] >= n:
         raise DataError(
-            f"the design has {matrix.shape[1]} independent columns but only {_count(n, 'sample')}",
+            f"the design has {matrix.shape[1]} independent columns (intercept and covariates "
+            f"from {_sources(tables)}) but only {_count(n, 'sample')}",
             hint="REML needs more samples than fixed-effect columns; use fewer covariates",
         )
     # Report drops in column order: easier to read next to the covariate file.
     order = {name: k for k, name in enumerate(c for t in tables for c in (*t.levels, *t.names))}
     dropped.sort(key=lambda item: order.get(item[0], len(order)))
     return Design(matrix=matrix, names=tuple(names), dropped=tuple(dropped))
+
+
+#: Values beyond these magnitudes overflow or underflow the sums of squares of a fit.
+MAX_MAGNITUDE = 1e100
+MIN_MAGNITUDE = 1e-100
+
+
+def check_magnitude(values: np.ndarray, what: str) -> None:
+    """Refuse values whose squares and cross-products would overflow or underflow float64.
+
+    Raises
+    ------
+    DataError
+        Naming ``what`` and the largest absolute value.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return
+    largest = float(np.max(np.abs(finite)))
+    if largest > MAX_MAGNITUDE or 0.0 < largest < MIN_MAGNITUDE:
+        raise DataError(
+            f"{what}: values of magnitude {largest:.3g} cannot be analysed in double precision "
+            f"(allowed {MIN_MAGNITUDE:g} to {MAX_MAGNITUDE:g})",
+            hint="rescale the column (heritability does not depend on its units)",
+        )
+
+
+def _sources(tables: Sequence[CovariateTable]) -> str:
+    return ", ".join(dict.fromkeys(t.source for t in tables)) or "no covariate file"
 
 
 def _independent_columns(matrix: np.ndarray, rtol: float) -> tuple[list[int], list[int]]:
