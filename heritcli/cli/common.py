@@ -36,6 +36,162 @@ def threads_option(func: F) -> F:
     )(func)
 
 
+def _apply(func: F, decorators: list[Callable[[F], F]]) -> F:
+    """Apply decorators so that the options appear in ``--help`` in the order listed."""
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def bfile_option(func: F) -> F:
+    """``--bfile PREFIX`` (required): the PLINK fileset."""
+    return click.option(
+        "--bfile",
+        required=True,
+        type=click.Path(),
+        metavar="PREFIX",
+        help="PLINK .bed/.bim/.fam prefix.",
+    )(func)
+
+
+def phenotype_options(*, all_pheno: bool = False) -> Callable[[F], F]:
+    """``--pheno`` (required), ``--mpheno``, ``--pheno-name`` and, optionally, ``--all-pheno``.
+
+    The definitions of ``herit reml`` and ``herit mcem``; file options are click paths so
+    that shells complete them (existence is checked by the library: exit code 3).
+    """
+
+    def decorate(func: F) -> F:
+        decorators: list[Callable[[F], F]] = [
+            click.option(
+                "--pheno",
+                required=True,
+                type=click.Path(),
+                metavar="FILE",
+                help="Phenotypes: FID IID y1 y2 ... (header optional).",
+            ),
+            click.option(
+                "--mpheno",
+                type=click.IntRange(min=1),
+                default=None,
+                metavar="N",
+                help="Analyse the N-th phenotype column [default: 1].",
+            ),
+            click.option(
+                "--pheno-name", metavar="NAME", default=None, help="Analyse the column named NAME."
+            ),
+        ]
+        if all_pheno:
+            decorators.append(
+                click.option("--all-pheno", is_flag=True, help="Analyse every phenotype column.")
+            )
+        return _apply(func, decorators)
+
+    return decorate
+
+
+def covariate_options(*, qcovar: bool = True) -> Callable[[F], F]:
+    """``--covar`` and, optionally, ``--qcovar`` (GCTA's quantitative covariates)."""
+
+    def decorate(func: F) -> F:
+        decorators: list[Callable[[F], F]] = [
+            click.option(
+                "--covar",
+                type=click.Path(),
+                metavar="FILE",
+                default=None,
+                help="Covariates: numeric columns quantitative, text columns categorical (first "
+                "level is the baseline). plink2/GCTA .eigenvec files work as they are.",
+            )
+        ]
+        if qcovar:
+            decorators.append(
+                click.option(
+                    "--qcovar",
+                    type=click.Path(),
+                    metavar="FILE",
+                    default=None,
+                    help="Quantitative covariates (GCTA's option).",
+                )
+            )
+        return _apply(func, decorators)
+
+    return decorate
+
+
+def sample_filter_options(func: F) -> F:
+    """``--keep`` and ``--remove`` (FID IID lists)."""
+    return _apply(
+        func,
+        [
+            click.option(
+                "--keep",
+                type=click.Path(),
+                metavar="FILE",
+                default=None,
+                help="Analyse only these samples (FID IID).",
+            ),
+            click.option(
+                "--remove",
+                type=click.Path(),
+                metavar="FILE",
+                default=None,
+                help="Leave out these samples (FID IID).",
+            ),
+        ],
+    )
+
+
+def snp_filter_options(func: F) -> F:
+    """``--extract``, ``--exclude``, ``--maf`` and ``--geno`` with make-grm's meaning."""
+    return _apply(
+        func,
+        [
+            click.option(
+                "--extract",
+                type=click.Path(),
+                metavar="FILE",
+                default=None,
+                help="Use only these SNPs (IDs).",
+            ),
+            click.option(
+                "--exclude",
+                type=click.Path(),
+                metavar="FILE",
+                default=None,
+                help="Do not use these SNPs (IDs).",
+            ),
+            click.option(
+                "--maf",
+                type=float,
+                default=0.0,
+                show_default=True,
+                metavar="X",
+                help="Drop SNPs with minor allele frequency below X.",
+            ),
+            click.option(
+                "--geno",
+                type=float,
+                default=None,
+                metavar="X",
+                help="Drop SNPs with a missing call rate above X.",
+            ),
+        ],
+    )
+
+
+def out_option(default: str | None = "herit", help: str = "Output prefix.") -> Callable[[F], F]:
+    """``--out P`` (a path prefix)."""
+    return click.option(
+        "--out",
+        type=click.Path(),
+        metavar="P",
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
 def command_line(ctx: click.Context) -> str:
     """The normalised command line: subcommand and the options that were set, in order."""
     parts = [ctx.command_path]

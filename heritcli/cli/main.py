@@ -21,8 +21,19 @@ CHAIN = """\b
 The chain:
   herit make-grm --bfile data            PLINK .bed  ->  data.h5 (GRM)
   herit eigen    --grm data.h5 --pcs 10  GRM  ->  data.eigen.h5 + data.pcs.txt
-  herit reml     --grm data.h5 --pheno y.txt --covar data.pcs.txt
+  herit reml     --grm data.h5 --pheno y.txt --covar data.pcs.txt --out out
                                          ->  out.hsq, out.json, a table
+  herit mcem     --bfile data --pheno y.txt --covar data.pcs.txt --out out
+                                         ->  h2 and pi (spike-and-slab), out.mcem.*
+
+\b
+Around it:
+  herit simulate --bfile data --h2 0.5 --causal 500 --n-reps 10 --out sim
+                                         ->  sim.pheno + sim.truth.json (known h2)
+  herit plot profile|grm|mcem ... --out fig.png
+                                         ->  likelihood, GRM/PCs, MCEM traces
+
+Every command's --help groups its options and ends with worked examples.
 """
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(
@@ -76,9 +87,21 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from heritcli.cli import grm_commands, mcem_commands, reml_commands
+    from heritcli.cli import (
+        grm_commands,
+        mcem_commands,
+        plot_commands,
+        reml_commands,
+        simulate_commands,
+    )
 
-    for command in [*grm_commands.COMMANDS, *reml_commands.COMMANDS, *mcem_commands.COMMANDS]:
+    for command in [
+        *grm_commands.COMMANDS,
+        *reml_commands.COMMANDS,
+        *mcem_commands.COMMANDS,
+        *simulate_commands.COMMANDS,
+        *plot_commands.COMMANDS,
+    ]:
         cli.add_command(command)
 
 
