@@ -11,12 +11,18 @@ import pytest
 from click.testing import CliRunner
 
 from heritcli.cli.common import (
+    bfile_option,
     covariate_options,
+    out_option,
     phenotype_options,
     sample_filter_options,
+    snp_filter_options,
 )
 from heritcli.cli.help import GROUP_ORDER, OPTION_GROUPS, HeritCommand, HeritGroup
-from heritcli.cli.main import cli
+from heritcli.cli.main import cli, run
+
+#: Commands whose help is built by HeritCommand/HeritGroup (grouped options, worked examples).
+GROUPED = ("eigen", "reml", "mcem", "simulate", "plot")
 
 
 def all_commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -71,14 +77,27 @@ def test_help__options_grouped_under_headings(path: tuple[str, ...]) -> None:
     assert headings[-1] == "Examples" or "Commands" in headings
 
 
+def command_summaries(text: str) -> dict[str, str]:
+    """The top-level command list: name -> summary, continuation lines joined."""
+    summaries: dict[str, str] = {}
+    name = ""
+    for line in text.split("Commands:")[1].split("\n\n")[0].splitlines():
+        match = re.match(r"^  (\S+)\s+(.*)$", line)
+        if match:
+            name = match.group(1)
+            summaries[name] = match.group(2).strip()
+        elif line.strip() and name:
+            summaries[name] += " " + line.strip()
+    return summaries
+
+
 def test_help__herit_commands_use_the_grouping() -> None:
-    mine = {"simulate", "plot"}
-    listing = help_text().split("Commands:")[1]
-    for name in mine:
+    summaries = command_summaries(help_text())
+    for name in GROUPED:
         assert isinstance(cli.commands[name], HeritCommand | HeritGroup)
-        # The summary in the top-level list is a whole sentence, not cut off with "...".
-        line = next(x for x in listing.splitlines() if x.strip().startswith(name + " "))
-        assert line.rstrip().endswith(")") or line.rstrip().endswith(".")
+        # The summary in the top-level list is the whole short_help, not cut off with "...".
+        assert summaries[name] == cli.commands[name].short_help, name
+        assert summaries[name].endswith((")", "."))
     simulate = help_text("simulate")
     section = simulate.split("Simulation:")[1].split("\n\n")[0]
     for flag in ("--h2", "--causal", "--pi", "--causal-list", "--n-reps", "--seed"):
@@ -126,6 +145,8 @@ def test_help__is_fast_to_load() -> None:
         "from heritcli.cli.main import run\n"
         "assert run(['--help']) == 0\n"
         "assert run(['simulate', '--help']) == 0\n"
+        "assert run(['reml', '--help']) == 0 and run(['mcem', '--help']) == 0\n"
+        "assert run([]) == 0\n"
         "assert run(['plot', 'profile', '--help']) == 0\n"
         "heavy = [m for m in ('numpy', 'scipy', 'h5py', 'matplotlib') if m in sys.modules]\n"
         "print(heavy)\n"
@@ -134,28 +155,113 @@ def test_help__is_fast_to_load() -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_shared_options__match_reml_and_mcem() -> None:
-    """The shared decorators define what reml and mcem define (ready to replace theirs)."""
+def describe_option(param: click.Parameter) -> tuple[object, ...]:
+    """Everything that makes an option behave and read the same in --help."""
+    assert isinstance(param, click.Option)
+    return (
+        param.opts,
+        param.secondary_opts,
+        param.required,
+        param.metavar,
+        param.is_flag,
+        param.type.to_info_dict(),
+        param.default,
+        bool(param.show_default),
+        param.help,
+    )
 
-    @click.command()
+
+def shared_definitions() -> dict[str, tuple[object, ...]]:
+    """The options of every shared decorator, as :func:`describe_option` sees them."""
+
+    @click.command(cls=HeritCommand)
+    @bfile_option
     @phenotype_options(all_pheno=True)
     @covariate_options()
     @sample_filter_options
+    @snp_filter_options
+    @out_option()
     def shared(**kw: object) -> None:
         pass
 
-    def describe(param: click.Parameter) -> tuple[object, ...]:
-        assert isinstance(param, click.Option)
-        kind = (
-            "path"
-            if isinstance(param.type, click.Path | click.types.StringParamType)
-            else (type(param.type).__name__)
-        )
-        return (param.opts, param.required, param.metavar, param.is_flag, kind, param.default)
+    return {p.name or "": describe_option(p) for p in shared.params if p.name != "help"}
 
-    ours = {p.name: describe(p) for p in shared.params}
-    for command in (cli.commands["reml"], cli.commands["mcem"]):
-        theirs = {p.name: describe(p) for p in command.params if p.name in ours}
-        assert set(theirs) >= {"pheno", "mpheno", "pheno_name", "covar", "keep", "remove"}
-        for name, description in theirs.items():
-            assert description == ours[name], (command.name, name)
+
+SHARED_USERS = [
+    pytest.param(
+        ("reml",),
+        {"pheno", "mpheno", "pheno_name", "all_pheno", "covar", "qcovar", "keep", "remove", "out"},
+        id="reml",
+    ),
+    pytest.param(
+        ("mcem",),
+        {"bfile", "pheno", "mpheno", "pheno_name", "covar", "keep", "remove"}
+        | {"extract", "exclude", "maf", "geno", "out"},
+        id="mcem",
+    ),
+    pytest.param(
+        ("simulate",),
+        {"bfile", "keep", "remove", "extract", "exclude", "maf", "geno"},
+        id="simulate",
+    ),
+    pytest.param(
+        ("plot", "profile"),
+        {"pheno", "mpheno", "pheno_name", "all_pheno", "covar", "qcovar", "keep", "remove"},
+        id="plot profile",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "expected"), SHARED_USERS)
+def test_shared_options__same_definition_everywhere(
+    path: tuple[str, ...], expected: set[str]
+) -> None:
+    """These commands take exactly the shared decorators' definitions of these options."""
+    shared = shared_definitions()
+    theirs = {p.name: describe_option(p) for p in command_of(path).params if p.name in expected}
+    assert set(theirs) == expected
+    for name, description in theirs.items():
+        assert description == shared[name], (path, name)
+
+
+@pytest.mark.parametrize("name", GROUPED)
+def test_help__commands_are_herit_commands_with_examples(name: str) -> None:
+    command = cli.commands[name]
+    commands = [(f"herit {name}", command)]
+    if isinstance(command, click.Group):
+        assert isinstance(command, HeritGroup)
+        commands.extend((f"herit {name} {sub}", c) for sub, c in command.commands.items())
+    for invocation, item in commands:
+        assert isinstance(item, HeritCommand | HeritGroup), invocation
+        assert item.examples, invocation
+        for description, example in item.examples:
+            assert description.strip() and not description.startswith("#")
+            assert f"{invocation} " in example, example
+        # The examples are printed once, after the options, not also in the description.
+        text = item.get_help(click.Context(item, info_name=item.name))
+        assert text.count(item.examples[0][1].splitlines()[0]) == 1
+
+
+def test_run__no_arguments_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run([]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Usage: herit [OPTIONS] COMMAND")
+    assert "The chain:" in out and "Commands:" in out and "Exit codes:" in out
+    assert err == ""
+    # A group without a subcommand does the same; a real usage error is still one line.
+    assert run(["plot"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Usage: herit plot [OPTIONS] COMMAND") and err == ""
+    assert run(["reml", "--pheno", "y.txt"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("herit: error: Missing option '--grm'") and err.count("\n") == 1
+
+
+def test_main__no_arguments_exit_code_zero() -> None:
+    """The console script itself: help on stdout, exit code 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "heritcli.cli.main"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: herit") and done.stderr == ""

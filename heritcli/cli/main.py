@@ -133,6 +133,10 @@ def run(args: list[str], *, debug: bool = False) -> int:
     except click.exceptions.Abort:
         _error("interrupted")
         return Interrupted.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # ``herit`` (or ``herit plot``) alone asks for the help page, not an error line.
+        click.echo(exc.ctx.get_help())
+        return 0
     except click.UsageError as exc:
         hint = ""
         if exc.ctx is not None:

@@ -7,7 +7,19 @@ from typing import Any
 
 import click
 
-from heritcli.cli.common import log_path_for, run_logged, threads_option, verbosity_options
+from heritcli.cli.common import (
+    bfile_option,
+    covariate_options,
+    log_path_for,
+    out_option,
+    phenotype_options,
+    run_logged,
+    sample_filter_options,
+    snp_filter_options,
+    threads_option,
+    verbosity_options,
+)
+from heritcli.cli.help import HeritCommand
 from heritcli.errors import EXIT_CODES
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(
@@ -17,6 +29,7 @@ EPILOG = "\b\nExit codes:\n" + "\n".join(
 
 @click.command(
     "mcem",
+    cls=HeritCommand,
     help="""Estimate h2 and the causal fraction pi with a spike-and-slab model (SAEM).
 
 \b
@@ -41,54 +54,27 @@ every chain), P.mcem.trace.tsv (every iteration of every chain),
 P.mcem.pip.tsv (per SNP: inclusion probability PIP and posterior mean effect
 BETA per standardized genotype, BETA_A1 per copy of A1), P.log, and
 P.dropped.tsv when samples were left out.
-
-\b
-Example: CD8 in the HS mice (about 8 s on 2 cores)
-  herit mcem --bfile example_data/example --pheno example_data/example.pheno \\
-      --mpheno 1 --out cd8
 """,
+    short_help="Estimate h2 and the causal fraction pi with a spike-and-slab model.",
+    examples=[
+        (
+            "CD8 in the HS mice (about 8 s on 2 cores)",
+            "herit mcem --bfile example_data/example --pheno example_data/example.pheno \\\n"
+            "    --mpheno 1 --out cd8",
+        ),
+        (
+            "PCs as covariates, SNPs with MAF >= 1% only, a longer run",
+            "herit mcem --bfile data --pheno y.txt --covar data.pcs.txt --maf 0.01 \\\n"
+            "    --iterations 3000 --burn-in 400 --out y",
+        ),
+    ],
     epilog=EPILOG,
 )
-@click.option("--bfile", required=True, metavar="PREFIX", help="PLINK .bed/.bim/.fam prefix.")
-@click.option(
-    "--pheno",
-    required=True,
-    metavar="FILE",
-    help="Phenotypes: FID IID y1 y2 ... (header optional).",
-)
-@click.option(
-    "--mpheno",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="Analyse the N-th phenotype column [default: 1].",
-)
-@click.option("--pheno-name", metavar="NAME", default=None, help="Analyse the column named NAME.")
-@click.option(
-    "--covar",
-    metavar="FILE",
-    default=None,
-    help="Covariates: numeric columns quantitative, text columns categorical.",
-)
-@click.option("--keep", metavar="FILE", default=None, help="Use only these samples (FID IID).")
-@click.option("--remove", metavar="FILE", default=None, help="Leave out these samples (FID IID).")
-@click.option("--extract", metavar="FILE", default=None, help="Use only these SNPs (IDs).")
-@click.option("--exclude", metavar="FILE", default=None, help="Do not use these SNPs (IDs).")
-@click.option(
-    "--maf",
-    type=float,
-    default=0.0,
-    show_default=True,
-    metavar="X",
-    help="Drop SNPs with minor allele frequency below X.",
-)
-@click.option(
-    "--geno",
-    type=float,
-    default=None,
-    metavar="X",
-    help="Drop SNPs with a missing call rate above X.",
-)
+@bfile_option
+@phenotype_options()
+@covariate_options(qcovar=False)
+@sample_filter_options
+@snp_filter_options
 @click.option(
     "--chains",
     type=click.IntRange(min=1),
@@ -133,7 +119,7 @@ Example: CD8 in the HS mice (about 8 s on 2 cores)
     is_flag=True,
     help="Write the results even when the chains did not converge (exit code 0).",
 )
-@click.option("--out", metavar="P", default="herit", show_default=True, help="Output prefix.")
+@out_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @threads_option
 @verbosity_options

@@ -7,27 +7,34 @@ from typing import Any
 
 import click
 
-from heritcli.cli.common import log_path_for, run_logged, threads_option, verbosity_options
+from heritcli.cli.common import (
+    covariate_options,
+    log_path_for,
+    out_option,
+    phenotype_options,
+    run_logged,
+    sample_filter_options,
+    threads_option,
+    verbosity_options,
+)
+from heritcli.cli.help import HeritCommand
 
 
 @click.command(
     "eigen",
+    cls=HeritCommand,
     help="""Eigendecompose a GRM once and cache U and S for reml (and write PCs).
 
 \b
 Writes P.eigen.h5 (eigenvalues and eigenvectors in float64, the GRM's
 fingerprint and a hash of the sample order) and P.log; with --pcs K also
 P.pcs.txt (#FID IID PC1 ... PCK, usable as --covar) and P.eigenval.
-
-\b
-Example:
-  herit eigen --grm mice.h5 --pcs 10
 """,
+    short_help="Eigendecompose a GRM once for reml (and write PCs).",
+    examples=[("10 PCs", "herit eigen --grm mice.h5 --pcs 10")],
 )
 @click.option("--grm", required=True, metavar="GRM.h5", help="GRM artifact from make-grm.")
-@click.option(
-    "--out", metavar="P", default=None, help="Output prefix [default: the GRM path without .h5]."
-)
+@out_option(None, "Output prefix [default: the GRM path without .h5].")
 @click.option(
     "--pcs",
     type=click.IntRange(min=0),
@@ -62,6 +69,7 @@ def eigen_command(ctx: click.Context, **kw: Any) -> None:
 
 @click.command(
     "reml",
+    cls=HeritCommand,
     help="""Estimate SNP-heritability by REML (or ML) from a GRM and phenotypes.
 
 \b
@@ -74,41 +82,23 @@ otherwise decomposes the sub-GRM once and caches it.
 \b
 Writes P.hsq (GCTA layout; P.<trait>.hsq with --all-pheno), P.json, P.log,
 and P.dropped.tsv when samples were left out; prints a table.
-
-\b
-Examples:
-  herit reml --grm mice.h5 --pheno example_data/example.pheno --mpheno 1 --out cd8
-  herit reml --grm mice.h5 --pheno y.txt --covar mice.pcs.txt --all-pheno --out all
 """,
+    short_help="Estimate SNP-heritability by REML (or ML) from a GRM.",
+    examples=[
+        (
+            "CD8 of the example mice",
+            "herit reml --grm mice.h5 --pheno example_data/example.pheno --mpheno 1 --out cd8",
+        ),
+        (
+            "Every trait, PCs as covariates",
+            "herit reml --grm mice.h5 --pheno y.txt --covar mice.pcs.txt --all-pheno --out all",
+        ),
+    ],
 )
 @click.option("--grm", required=True, metavar="GRM.h5", help="GRM artifact from make-grm.")
-@click.option(
-    "--pheno",
-    required=True,
-    metavar="FILE",
-    help="Phenotypes: FID IID y1 y2 ... (header optional).",
-)
-@click.option(
-    "--mpheno",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="Analyse the N-th phenotype column [default: 1].",
-)
-@click.option("--pheno-name", metavar="NAME", default=None, help="Analyse the column named NAME.")
-@click.option("--all-pheno", is_flag=True, help="Analyse every phenotype column.")
-@click.option(
-    "--covar",
-    metavar="FILE",
-    default=None,
-    help="Covariates: numeric columns quantitative, text columns categorical (first level "
-    "is the baseline). plink2/GCTA .eigenvec files work as they are.",
-)
-@click.option(
-    "--qcovar", metavar="FILE", default=None, help="Quantitative covariates (GCTA's option)."
-)
-@click.option("--keep", metavar="FILE", default=None, help="Analyse only these samples (FID IID).")
-@click.option("--remove", metavar="FILE", default=None, help="Leave out these samples (FID IID).")
+@phenotype_options(all_pheno=True)
+@covariate_options()
+@sample_filter_options
 @click.option(
     "--method",
     type=click.Choice(["reml", "ml"]),
@@ -135,7 +125,7 @@ Examples:
     help="Use this decomposition (an error if it does not match) [default: find or make one].",
 )
 @click.option("--no-cache", is_flag=True, help="Do not save sub-GRM decompositions for reuse.")
-@click.option("--out", metavar="P", default="herit", show_default=True, help="Output prefix.")
+@out_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @threads_option
 @verbosity_options

@@ -66,10 +66,14 @@ sweep is used (about 50 times slower on the HS mice).
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import threading
+import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -741,134 +745,192 @@ def _expit(x: float) -> float:
     return e / (1.0 + e)
 
 
+def numba_cache_dir() -> Path | None:
+    """herit's per-user directory for numba's compiled sweep, created if needed.
+
+    ``$XDG_CACHE_HOME/herit/numba``, or ``~/.cache/herit/numba`` when ``XDG_CACHE_HOME`` is
+    unset or not an absolute path (the XDG base-directory rule).  numba's default would be the
+    package's own ``__pycache__``, which outlives an uninstall of herit.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The directory, or None when it cannot be created or written to.
+    """
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    try:
+        root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+        directory = root / "herit" / "numba"
+        directory.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=directory).close()  # the check numba itself makes
+    except (OSError, RuntimeError):  # RuntimeError: no home directory
+        return None
+    return directory
+
+
 def _make_numba_sweep() -> Callable[..., tuple[float, float]] | None:
-    """Compile the sweep with numba; None when numba is missing or cannot compile it."""
+    """Compile the sweep with numba; None when numba is missing or cannot compile it.
+
+    The compiled code is cached on disk in the directory the user gave numba
+    (``NUMBA_CACHE_DIR``) or else in :func:`numba_cache_dir`; when neither can be used, or
+    caching fails in any way, the sweep is compiled without a cache.
+    """
     try:
         import numba
+        import numba.core.config
     except Exception:  # ImportError, or a numba that does not work with this numpy
         return None
+    numba_config: Any = numba.core.config  # its settings are module globals set at run time
 
+    # numba read NUMBA_CACHE_DIR when it was imported; its locator reads config.CACHE_DIR when
+    # a function is decorated, so herit's directory is set only around the decoration below
+    # (leaving other numba code in the process alone).
+    numba_config.reload_config()
+    user_dir = numba_config.CACHE_DIR
+    own_dir = None if user_dir else numba_cache_dir()
+    attempts = [True, False] if user_dir or own_dir is not None else [False]
+    for cache in attempts:
+        if cache and own_dir is not None:
+            numba_config.CACHE_DIR = str(own_dir)
+        try:
+            return _compile_numba_sweep(numba, cache=cache)
+        except Exception:  # a cache that cannot be written or read, or no working numba
+            continue
+        finally:
+            numba_config.CACHE_DIR = user_dir
+    return None
+
+
+# The numba kernels are plain module-level functions, compiled by _compile_numba_sweep.  They
+# are not closures: numba's on-disk cache keys a closure by its pickled cells, and a compiled
+# function pickles differently in every process, so a closure would never be found again.
+
+
+def _dot_int8(xrow: Any, s: Any) -> float:  # pragma: no cover - compiled
+    acc = 0.0
+    for i in range(s.shape[0]):
+        acc += xrow[i] * s[i]
+    return acc
+
+
+def _axpy_int8(s: Any, xrow: Any, c: float, offset: float) -> None:  # pragma: no cover
+    # s -= c * (x - shift), written as s -= c*x - c*shift
+    for i in range(s.shape[0]):
+        s[i] -= c * xrow[i] - offset
+
+
+def _sweep_kernel(  # pragma: no cover - compiled
+    x: Any,
+    shift: Any,
+    scale: Any,
+    miss_ptr: Any,
+    miss_idx: Any,
+    zsum: Any,
+    a: Any,
+    d: Any,
+    gamma: Any,
+    beta: Any,
+    s: Any,
+    t: Any,
+    order: Any,
+    uniforms: Any,
+    normals: Any,
+    logit_pi: float,
+    tau2: float,
+    sigma_e2: float,
+    out_p: Any,
+    out_mu: Any,
+) -> tuple[float, float]:
+    ssum = 0.0
+    for i in range(s.shape[0]):
+        ssum += s[i]
+    c_dim = t.shape[0]
+    k_rb = 0.0
+    b2_rb = 0.0
+    for pos in range(order.shape[0]):
+        j = order[pos]
+        lo = miss_ptr[j]
+        hi = miss_ptr[j + 1]
+        xs = _dot_int8(x[j], s)
+        called_sum = ssum
+        for m in range(lo, hi):
+            called_sum -= s[miss_idx[m]]
+        zs = scale[j] * (xs - shift[j] * called_sum)
+        at = 0.0
+        for k in range(c_dim):
+            at += a[j, k] * t[k]
+        b_old = beta[j]
+        u = zs - at + b_old * d[j]
+        prec = d[j] / sigma_e2 + 1.0 / tau2
+        v = 1.0 / prec
+        mu = v * u / sigma_e2
+        log_odds = logit_pi + 0.5 * math.log(v / tau2) + 0.5 * mu * mu / v
+        p = _expit(log_odds)
+        out_p[j] = p
+        out_mu[j] = mu
+        k_rb += p
+        b2_rb += p * (mu * mu + v)
+        if uniforms[pos] < p:
+            b_new = mu + math.sqrt(v) * normals[pos]
+            gamma[j] = 1
+        else:
+            b_new = 0.0
+            gamma[j] = 0
+        delta = b_new - b_old
+        if delta != 0.0:
+            beta[j] = b_new
+            c = delta * scale[j]
+            _axpy_int8(s, x[j], c, c * shift[j])
+            for m in range(lo, hi):
+                s[miss_idx[m]] -= c * shift[j]
+            for k in range(c_dim):
+                t[k] -= delta * a[j, k]
+            ssum -= delta * zsum[j]
+    return k_rb, b2_rb
+
+
+def _compile_numba_sweep(numba: Any, *, cache: bool) -> Callable[..., tuple[float, float]]:
+    """Compile :func:`_sweep_kernel` and its helpers, and run it on a tiny problem.
+
+    Raises whatever numba raises when it cannot compile (or cache) the sweep.
+    """
     # Reassociation lets LLVM vectorise the two O(n) loops; the result is deterministic for
     # a given build and machine, and equals the numpy sweep to rounding.
     fm = {"reassoc", "contract"}
+    # The sweep is compiled from a copy of the module namespace in which its helpers are
+    # the compiled ones (numba resolves the helpers through the function's globals).
+    namespace = dict(globals())
+    namespace["_dot_int8"] = numba.njit(cache=cache, nogil=True, fastmath=fm)(_dot_int8)
+    namespace["_axpy_int8"] = numba.njit(cache=cache, nogil=True, fastmath=fm)(_axpy_int8)
+    namespace["_expit"] = numba.njit(cache=cache, nogil=True)(_expit)
+    kernel = types.FunctionType(_sweep_kernel.__code__, namespace, _sweep_kernel.__name__)
+    sweep = numba.njit(cache=cache, nogil=True)(kernel)
 
-    @numba.njit(cache=True, nogil=True, fastmath=fm)
-    def dot_int8(xrow: Any, s: Any) -> float:  # pragma: no cover - compiled
-        acc = 0.0
-        for i in range(s.shape[0]):
-            acc += xrow[i] * s[i]
-        return acc
-
-    @numba.njit(cache=True, nogil=True, fastmath=fm)
-    def axpy_int8(s: Any, xrow: Any, c: float, offset: float) -> None:  # pragma: no cover
-        # s -= c * (x - shift), written as s -= c*x - c*shift
-        for i in range(s.shape[0]):
-            s[i] -= c * xrow[i] - offset
-
-    @numba.njit(cache=True, nogil=True)
-    def expit(x: float) -> float:  # pragma: no cover - compiled
-        if x >= 0:
-            return 1.0 / (1.0 + math.exp(-x))
-        e = math.exp(x)
-        return e / (1.0 + e)
-
-    @numba.njit(cache=True, nogil=True)
-    def sweep(  # pragma: no cover - compiled
-        x: Any,
-        shift: Any,
-        scale: Any,
-        miss_ptr: Any,
-        miss_idx: Any,
-        zsum: Any,
-        a: Any,
-        d: Any,
-        gamma: Any,
-        beta: Any,
-        s: Any,
-        t: Any,
-        order: Any,
-        uniforms: Any,
-        normals: Any,
-        logit_pi: float,
-        tau2: float,
-        sigma_e2: float,
-        out_p: Any,
-        out_mu: Any,
-    ) -> tuple[float, float]:
-        ssum = 0.0
-        for i in range(s.shape[0]):
-            ssum += s[i]
-        c_dim = t.shape[0]
-        k_rb = 0.0
-        b2_rb = 0.0
-        for pos in range(order.shape[0]):
-            j = order[pos]
-            lo = miss_ptr[j]
-            hi = miss_ptr[j + 1]
-            xs = dot_int8(x[j], s)
-            called_sum = ssum
-            for m in range(lo, hi):
-                called_sum -= s[miss_idx[m]]
-            zs = scale[j] * (xs - shift[j] * called_sum)
-            at = 0.0
-            for k in range(c_dim):
-                at += a[j, k] * t[k]
-            b_old = beta[j]
-            u = zs - at + b_old * d[j]
-            prec = d[j] / sigma_e2 + 1.0 / tau2
-            v = 1.0 / prec
-            mu = v * u / sigma_e2
-            log_odds = logit_pi + 0.5 * math.log(v / tau2) + 0.5 * mu * mu / v
-            p = expit(log_odds)
-            out_p[j] = p
-            out_mu[j] = mu
-            k_rb += p
-            b2_rb += p * (mu * mu + v)
-            if uniforms[pos] < p:
-                b_new = mu + math.sqrt(v) * normals[pos]
-                gamma[j] = 1
-            else:
-                b_new = 0.0
-                gamma[j] = 0
-            delta = b_new - b_old
-            if delta != 0.0:
-                beta[j] = b_new
-                c = delta * scale[j]
-                axpy_int8(s, x[j], c, c * shift[j])
-                for m in range(lo, hi):
-                    s[miss_idx[m]] -= c * shift[j]
-                for k in range(c_dim):
-                    t[k] -= delta * a[j, k]
-                ssum -= delta * zsum[j]
-        return k_rb, b2_rb
-
-    try:  # compile now, in this thread, on a tiny problem: a failure means "no numba"
-        x = np.zeros((1, 2), dtype=np.int8)
-        one = np.ones(1)
-        sweep(
-            x,
-            one,
-            one,
-            np.zeros(2, dtype=np.int64),
-            np.zeros(0, dtype=np.int64),
-            one,
-            np.zeros((1, 1)),
-            one,
-            np.zeros(1, dtype=np.int8),
-            np.zeros(1),
-            np.zeros(2),
-            np.zeros(1),
-            np.zeros(1, dtype=np.int64),
-            one,
-            one,
-            0.0,
-            1.0,
-            1.0,
-            np.zeros(1),
-            np.zeros(1),
-        )
-    except Exception:
-        return None
+    # Compile now, in this thread, on a tiny problem: a failure means "no numba".
+    x = np.zeros((1, 2), dtype=np.int8)
+    one = np.ones(1)
+    sweep(
+        x,
+        one,
+        one,
+        np.zeros(2, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        one,
+        np.zeros((1, 1)),
+        one,
+        np.zeros(1, dtype=np.int8),
+        np.zeros(1),
+        np.zeros(2),
+        np.zeros(1),
+        np.zeros(1, dtype=np.int64),
+        one,
+        one,
+        0.0,
+        1.0,
+        1.0,
+        np.zeros(1),
+        np.zeros(1),
+    )
     return sweep
 
 
