@@ -44,11 +44,15 @@ def make_grm(
     **options
         Any field of :class:`~heritcli.grm_build.MakeGrmOptions`: ``maf``,
         ``max_maf``, ``geno``, ``keep``, ``remove``, ``extract``, ``exclude``,
-        ``chromosomes``, ``autosome``, ``dtype``, ``block_snps``, ``threads``.
+        ``chromosomes``, ``autosome``, ``dtype``, ``block_snps``, ``threads``,
+        ``part`` (``"I/N"``: compute part I of N and write ``OUT.part_N_I.h5``),
+        ``freq`` (a frequency file), ``scheduler`` (a dask scheduler address or
+        scheduler file), ``memory`` (budget in GiB, or a string like ``"16G"``),
+        ``force``.
 
     Returns
     -------
-    MakeGrmResult
+    MakeGrmResult, or GrmPartResult with ``part``
 
     Notes
     -----
@@ -59,8 +63,57 @@ def make_grm(
     plink1.9 ``--make-grm-bin`` and GCTA compute it.  Monomorphic SNPs are dropped.
     """
     opts = MakeGrmOptions(bfile=os.fspath(bfile), out=None if out is None else os.fspath(out))
+    if isinstance(options.get("memory"), str):
+        from heritcli.memory_budget import parse_memory
+
+        options["memory"] = parse_memory(options["memory"])
     opts = replace(opts, **options)
     return build_grm(opts, command=command, reporter=reporter or SilentReporter())
+
+
+def merge_grm(
+    grms: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    reporter: Reporter | None = None,
+    command: str = "",
+) -> Any:
+    """Merge GRM parts (``make-grm --part``), or GRMs of disjoint SNP sets, into ``OUT.h5``.
+
+    Parts must be complete and consistent; the result equals the one-shot GRM.
+    Whole GRMs of the same samples on disjoint SNP sets are combined as
+    ``K = Σ_c N_c ∘ K_c / Σ_c N_c`` (GCTA ``--mgrm``).  See :mod:`heritcli.grm_merge`.
+
+    Returns
+    -------
+    MergeGrmResult
+    """
+    from heritcli.grm_merge import merge_grm as _merge
+
+    return _merge(grms, out, command=command, reporter=reporter or SilentReporter())
+
+
+def allele_frequencies(
+    bfile: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str],
+    reporter: Reporter | None = None,
+    **options: Any,
+) -> Any:
+    """Count alleles once and write ``OUT.freq`` (for ``make-grm --freq``).
+
+    ``options``: ``keep``, ``remove``, ``extract``, ``exclude``, ``chromosomes``,
+    ``autosome``, ``block_snps`` as in :func:`make_grm`.
+
+    Returns
+    -------
+    FreqResult
+    """
+    from heritcli.allele_freq import frequency_table
+
+    opts = replace(MakeGrmOptions(bfile=os.fspath(bfile)), **options)
+    opts.validate()
+    return frequency_table(opts, out, reporter or SilentReporter())
 
 
 def export_grm(grm: str | os.PathLike[str], out: str | os.PathLike[str]) -> list[Path]:
@@ -171,7 +224,14 @@ def inspect_artifact(path: str | os.PathLike[str]) -> dict[str, Any]:
             info[key] = _plain(attrs.get(key))
         info["params"] = json.loads(attrs.get("params", "{}"))
         info["inputs"] = json.loads(attrs.get("inputs", "{}"))
-        if kind == "grm":
+        if kind == "grm" and "grm_part" in attrs:
+            info["kind"] = "grm part"
+            info["part"] = _plain(attrs["grm_part"])
+            for key in ("row_start", "row_stop", "n_samples", "n_snps", "dtype", "any_missing"):
+                info[key] = _plain(attrs.get(key))
+            for key in ("sample_hash", "snp_hash", "freq_hash", "freq_source"):
+                info[key] = _plain(attrs.get(key))
+        elif kind == "grm":
             values = handle["grm/values"]
             info["n_samples"] = int(values.shape[0])
             info["dtype"] = values.dtype.name
@@ -196,4 +256,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["export_grm", "import_grm", "inspect_artifact", "load_grm", "make_grm"]
+__all__ = [
+    "allele_frequencies",
+    "export_grm",
+    "import_grm",
+    "inspect_artifact",
+    "load_grm",
+    "make_grm",
+    "merge_grm",
+]

@@ -43,6 +43,11 @@ class MakeGrmOptions:
     dtype: str = "float32"
     block_snps: int | None = None
     threads: int | None = None
+    part: str | None = None
+    freq: str | None = None
+    scheduler: str | None = None
+    memory: float | None = None
+    force: bool = False
 
     def validate(self) -> None:
         """Raise :class:`UsageError` for out-of-range or conflicting values."""
@@ -62,15 +67,61 @@ class MakeGrmOptions:
             raise UsageError(f"--threads must be a positive integer, got {self.threads}")
         if self.chromosomes is not None and self.autosome:
             raise UsageError("--chr and --autosome cannot be used together")
+        if self.memory is not None and not self.memory > 0:
+            raise UsageError(f"--memory must be positive, got {self.memory}")
+        if self.part is not None and self.scheduler is not None:
+            raise UsageError(
+                "--part and --scheduler cannot be used together",
+                hint="--part is for scheduler array jobs; --scheduler spreads one run over dask",
+            )
+        self.part_spec()
+
+    def part_spec(self) -> tuple[int, int] | None:
+        """``(I, N)`` of ``--part I/N``, or None."""
+        if self.part is None:
+            return None
+        index, slash, count = str(self.part).partition("/")
+        if not (slash and index.strip().isdigit() and count.strip().isdigit()):
+            raise UsageError(f"--part must look like I/N (e.g. 3/10), got '{self.part}'")
+        i, n = int(index), int(count)
+        if n < 1 or not 1 <= i <= n:
+            raise UsageError(f"--part {self.part}: I must be between 1 and N")
+        return i, n
 
     def output_path(self) -> Path:
-        """``OUT.h5``; by default the basename of the fileset prefix, in the working directory."""
+        """``OUT.h5`` (``OUT.part_N_I.h5`` for ``--part I/N``); by default OUT is the
+        basename of the fileset prefix, in the working directory."""
         if self.out is not None:
             out = self.out
-            return Path(out if out.endswith(".h5") else out + ".h5")
-        from heritcli.io.plink import bfile_paths
+            prefix = out[:-3] if out.endswith(".h5") else out
+        else:
+            from heritcli.io.plink import bfile_paths
 
-        return Path(bfile_paths(self.bfile)[0].with_suffix(".h5").name)
+            prefix = bfile_paths(self.bfile)[0].with_suffix("").name
+        spec = self.part_spec()
+        if spec is not None:
+            return Path(part_file_name(prefix, *spec))
+        return Path(prefix + ".h5")
+
+    def science_params(self) -> dict[str, Any]:
+        """The options that change the GRM's values (parts must agree on these).
+
+        Output names, threads, memory, block size (the accumulation is the same
+        for any block size), engine and ``--force`` are left out.
+        """
+        skip = {"out", "threads", "part", "scheduler", "memory", "force", "block_snps"}
+        params = {k: v for k, v in asdict(self).items() if k not in skip}
+        params["chromosomes"] = None if self.chromosomes is None else list(self.chromosomes)
+        params["bfile"] = os.path.abspath(self.bfile)
+        for key in ("keep", "remove", "extract", "exclude", "freq"):
+            if params[key] is not None:
+                params[key] = os.path.abspath(params[key])
+        return params
+
+
+def part_file_name(prefix: str, index: int, count: int) -> str:
+    """``P.part_N_I.h5``, the file of part I of N (GCTA names its parts ``P.part_N_I``)."""
+    return f"{prefix}.part_{count}_{index}.h5"
 
 
 @dataclass(frozen=True)
@@ -134,25 +185,24 @@ def auto_block_snps(n_samples: int) -> int:
     return int(min(max(size, 256), 16384) // 64 * 64)
 
 
-def memory_estimate(n_samples: int, block_snps: int, any_missing: bool) -> int:
-    """Peak bytes of the accumulation: O(n² + n·block).
+def memory_estimate(
+    n_samples: int, block_snps: int, any_missing: bool, precision: str = "float32"
+) -> int:
+    """Peak bytes of the whole-matrix accumulation: O(n² + n·block).
 
-    float64 sums of Z Zᵀ (8n²), float32 partial sums (4n²), the float32 S Sᵀ
-    sums when calls are missing (4n²), and per-block genotypes (about 10 bytes
-    per sample and SNP: packed, int8, float32 and the missing mask).
+    See :func:`heritcli.memory_budget.grm_memory` for the terms (float64 sums
+    8n², float32 partial sums 4n², pair counts 4n² when calls are missing, the
+    blocks in flight, the interpreter).
     """
-    n2 = n_samples * n_samples
-    total = 8 * n2 + 4 * n2 + (4 * n2 if any_missing else 0)
-    total += 10 * n_samples * block_snps
-    return int(total)
+    from heritcli.memory_budget import grm_memory
+
+    return grm_memory(n_samples, block_snps, any_missing=any_missing, precision=precision).total
 
 
 def format_bytes(n_bytes: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n_bytes) < 1024 or unit == "TiB":
-            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
-        n_bytes /= 1024
-    return f"{n_bytes:.1f} TiB"
+    from heritcli.memory_budget import format_bytes as _format
+
+    return _format(n_bytes)
 
 
 def select_samples(
@@ -248,7 +298,150 @@ def _runs(indices: np.ndarray, block: int) -> list[np.ndarray]:
     return [indices[i : i + block] for i in range(0, indices.size, block)]
 
 
+@dataclass
+class GrmInputs:
+    """What a make-grm run reads before any genotype: samples, candidate SNPs, frequencies."""
+
+    fileset: Any
+    sample_index: np.ndarray
+    samples_dropped: dict[str, int]
+    reason: np.ndarray
+    candidates: np.ndarray
+    freq: np.ndarray | None
+    freq_source: str
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.sample_index.size)
+
+    @property
+    def all_samples(self) -> bool:
+        return self.n_samples == self.fileset.n_samples
+
+    @property
+    def column_index(self) -> np.ndarray | None:
+        """The kept samples for the streaming loop (None: all, read from the bytes)."""
+        return None if self.all_samples else self.sample_index
+
+
+def prepare_inputs(options: MakeGrmOptions, reporter: Reporter) -> GrmInputs:
+    """Open the fileset, select samples and candidate SNPs, read ``--freq``."""
+    from heritcli.allele_freq import read_freq_file
+    from heritcli.io.plink import open_bfile
+
+    fileset = open_bfile(options.bfile)
+    reporter.info(
+        f"{fileset.bed}: {fileset.n_samples} samples (.fam), {fileset.n_snps} variants (.bim)"
+    )
+    sample_index, samples_dropped = select_samples(fileset.fam, options, reporter)
+    reason = static_snp_filter(fileset.bim, options, reporter)
+    candidates = np.flatnonzero(reason == "")
+    if candidates.size == 0:
+        raise DataError(f"no variants left in {fileset.bim_path} after --chr/--extract/--exclude")
+    freq = None
+    source = "computed from the genotypes of the samples kept"
+    if options.freq is not None:
+        freq = read_freq_file(options.freq, fileset.bim, candidates)
+        source = f"read from --freq {options.freq}"
+        reporter.info(f"allele frequencies {source}")
+    return GrmInputs(fileset, sample_index, samples_dropped, reason, candidates, freq, source)
+
+
+def input_fingerprints(options: MakeGrmOptions, fileset: Any) -> dict[str, Any]:
+    """Fingerprints of the files a GRM is built from (a full hash of the small ones)."""
+    from heritcli.io.artifact import file_fingerprint
+
+    inputs = {
+        "bed": file_fingerprint(fileset.bed, full_hash=False),
+        "bim": file_fingerprint(fileset.bim_path),
+        "fam": file_fingerprint(fileset.fam_path),
+    }
+    for key in ("keep", "remove", "extract", "exclude", "freq"):
+        value = getattr(options, key)
+        if value is not None:
+            inputs[key] = file_fingerprint(value)
+    return inputs
+
+
+def snp_summary(bim: Any, freq: np.ndarray, reason: np.ndarray) -> Any:
+    """The per-SNP table of the artifact (what was used, and why not)."""
+    from heritcli.io.grm_artifact import SnpSummary
+
+    return SnpSummary(
+        snp_id=bim.snp_id,
+        chrom=bim.chrom,
+        pos=bim.pos,
+        a1=bim.a1,
+        a2=bim.a2,
+        freq=freq,
+        used=reason == "",
+        reason=np.array([str(r) for r in reason], dtype=str),
+    )
+
+
+def plan_block(
+    options: MakeGrmOptions,
+    inputs: GrmInputs,
+    reporter: Reporter,
+    *,
+    rows: tuple[int, int] | None = None,
+    any_missing: bool = True,
+    what: str = "make-grm",
+) -> tuple[int, Any]:
+    """Block size from ``--block-snps`` or the ``--memory`` budget; refuse what cannot fit.
+
+    Prints the memory estimate (every run does).  Raises :class:`UsageError`
+    before any genotype is read when the estimate exceeds ``--memory``.
+    """
+    from heritcli.memory_budget import block_for_budget, check_budget, grm_memory
+
+    n = inputs.n_samples
+    shape = {
+        "any_missing": any_missing,
+        "precision": options.dtype,
+        "n_variants": int(inputs.fileset.n_snps),
+        "subset": not inputs.all_samples,
+    }
+    block = options.block_snps or block_for_budget(
+        options.memory, auto_block_snps(n), n, rows=rows, **shape
+    )
+    estimate = grm_memory(n, block, rows=rows, **shape)
+    budget = "" if options.memory is None else f" (--memory {options.memory:g} GiB)"
+    reporter.info(
+        f"{n} samples and {inputs.candidates.size} candidate variants; block of {block} SNPs; "
+        f"memory needed about {estimate.describe()}{budget}"
+        + ("" if any_missing is False else "; pair counts included in case genotypes are missing")
+    )
+    check_budget(options.memory, estimate, n_samples=n, block_snps=block, what=what, **shape)
+    return block, estimate
+
+
 def build_grm(
+    options: MakeGrmOptions,
+    *,
+    command: str = "",
+    reporter: Reporter | None = None,
+) -> Any:
+    """Build a GRM: in one process, one part of it (``part``), or on a dask cluster.
+
+    Returns
+    -------
+    MakeGrmResult, or GrmPartResult for ``--part``
+    """
+    reporter = reporter or SilentReporter()
+    options.validate()
+    if options.part is not None:
+        from heritcli.grm_parts import build_grm_part
+
+        return build_grm_part(options, command=command, reporter=reporter)
+    if options.scheduler is not None:
+        from heritcli.grm_dask import build_grm_distributed
+
+        return build_grm_distributed(options, command=command, reporter=reporter)
+    return build_whole_grm(options, command=command, reporter=reporter)
+
+
+def build_whole_grm(
     options: MakeGrmOptions,
     *,
     command: str = "",
@@ -256,12 +449,9 @@ def build_grm(
 ) -> MakeGrmResult:
     """Stream the ``.bed`` once and write the GRM artifact (see :func:`heritcli.api.make_grm`)."""
     from heritcli.core.grm import GrmAccumulator, grm_rows, symmetrize_lower
-    from heritcli.core.packed import code_counts, frequencies_from_codes, standardize_packed
-    from heritcli.core.standardize import BlockStats, block_stats, standardize
-    from heritcli.io.artifact import file_fingerprint
+    from heritcli.grm_stream import SnpFilter, stream_blocks
     from heritcli.io.atomic import check_writable_dir
-    from heritcli.io.grm_artifact import SnpSummary, write_grm_artifact
-    from heritcli.io.plink import decode_packed, missing_positions, open_bfile
+    from heritcli.io.grm_artifact import write_grm_artifact
     from heritcli.threads import limit_threads
 
     reporter = reporter or SilentReporter()
@@ -269,74 +459,47 @@ def build_grm(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     target = check_writable_dir(options.output_path())
-    fileset = open_bfile(options.bfile)
-    reporter.info(
-        f"{fileset.bed}: {fileset.n_samples} samples (.fam), {fileset.n_snps} variants (.bim)"
-    )
-    sample_index, samples_dropped = select_samples(fileset.fam, options, reporter)
-    n = sample_index.size
-    all_samples = n == fileset.n_samples
-    reason = static_snp_filter(fileset.bim, options, reporter)
-    candidates = np.flatnonzero(reason == "")
-    if candidates.size == 0:
-        raise DataError(f"no variants left in {fileset.bim_path} after --chr/--extract/--exclude")
-    block = options.block_snps or auto_block_snps(n)
-    estimate = memory_estimate(n, block, any_missing=True)
-    reporter.info(
-        f"{n} samples and {candidates.size} candidate variants; block of {block} SNPs; "
-        f"memory needed about {format_bytes(memory_estimate(n, block, False))} "
-        f"({format_bytes(estimate)} if genotypes are missing)"
-    )
+    inputs = prepare_inputs(options, reporter)
+    fileset, candidates, reason = inputs.fileset, inputs.candidates, inputs.reason
+    n = inputs.n_samples
+    block, _ = plan_block(options, inputs, reporter)
     freq = np.full(fileset.n_snps, np.nan)
     precision = options.dtype
     acc = GrmAccumulator(n, precision=precision, max_snps=int(candidates.size))
     z_dtype = np.float64 if precision == "float64" else np.float32
+    snp_filter = SnpFilter(options.maf, options.max_maf, options.geno)
     t0 = time.perf_counter()
-    index = None if all_samples else sample_index
     with (
         limit_threads(options.threads) as n_threads,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="herit-syrk") as pool,
         reporter.task("make-grm", total=int(candidates.size), unit="SNPs") as progress,
     ):
-        reporter.detail(f"threads: {n_threads}")
-        # The BLAS update of one block runs in a worker thread (it releases the GIL)
-        # while this thread decodes and standardizes the next block.
+        reporter.detail(f"threads: {n_threads}; BLAS: {_describe_blas()}")
+        # With two or more threads the BLAS update of one block runs in a worker thread
+        # (it releases the GIL) while this thread decodes and standardizes the next block.
         pending: Future[None] | None = None
-        for snps in _runs(candidates, block):
-            if snps[-1] - snps[0] + 1 == snps.size:
-                packed = fileset.read_packed(int(snps[0]), int(snps[-1]) + 1)
-            else:
-                packed = fileset.read_packed_rows(snps)
-            if index is None:
-                # Every sample: frequencies and z straight from the packed bytes.
-                stats = BlockStats(*frequencies_from_codes(code_counts(packed, n)))
-                if stats.n_missing.any():
-                    miss_rows, miss_cols = missing_positions(packed, n)
-                else:
-                    miss_rows = miss_cols = np.empty(0, dtype=np.int64)
-            else:
-                counts = decode_packed(packed, fileset.n_samples)[:, index]
-                miss_rows, miss_cols = missing_positions(packed, fileset.n_samples, index)
-                n_missing = np.bincount(miss_rows, minlength=snps.size)
-                stats = block_stats(counts, n_missing=n_missing)
-            freq[snps] = stats.freq
-            why = dynamic_snp_filter(stats, options)
-            reason[snps] = why
-            used = why == ""
-            if not used.all():
-                kept = used[miss_rows]
-                miss_rows = (np.cumsum(used) - 1)[miss_rows[kept]]
-                miss_cols = miss_cols[kept]
-            missing = (miss_rows, miss_cols) if miss_rows.size else None
-            if index is None:
-                rows = packed if used.all() else packed[used]
-                z = standardize_packed(rows, n, stats.freq[used], dtype=z_dtype)
-            else:
-                z = standardize(counts[used], stats.freq[used], dtype=z_dtype, missing=missing)
+        stream = stream_blocks(
+            fileset,
+            inputs.column_index,
+            candidates,
+            block,
+            snp_filter,
+            dtype=z_dtype,
+            freq=inputs.freq,
+        )
+        for streamed in stream:
+            freq[streamed.snps] = streamed.stats.freq
+            reason[streamed.snps] = streamed.reason
             if pending is not None:
                 pending.result()
-            pending = pool.submit(acc.add, z, missing) if z.shape[0] else None
-            progress.advance(int(snps.size))
+            z = streamed.z
+            if n_threads == 1:
+                # One core: overlapping would only time-share it; add in this thread.
+                if z.shape[0]:
+                    acc.add(z, streamed.missing)
+            else:
+                pending = pool.submit(acc.add, z, streamed.missing) if z.shape[0] else None
+            progress.advance(int(streamed.snps.size))
         if pending is not None:
             pending.result()
         timings["accumulate"] = time.perf_counter() - t0
@@ -347,29 +510,8 @@ def build_grm(
     symmetrize_lower(sums.zz)
     if sums.ss is not None:
         symmetrize_lower(sums.ss)
-    used_mask = reason == ""
-    bim = fileset.bim
-    snp_summary = SnpSummary(
-        snp_id=bim.snp_id,
-        chrom=bim.chrom,
-        pos=bim.pos,
-        a1=bim.a1,
-        a2=bim.a2,
-        freq=freq,
-        used=used_mask,
-        reason=np.array([str(r) for r in reason], dtype=str),
-    )
-    inputs = {
-        "bed": file_fingerprint(fileset.bed, full_hash=False),
-        "bim": file_fingerprint(fileset.bim_path),
-        "fam": file_fingerprint(fileset.fam_path),
-    }
-    for key in ("keep", "remove", "extract", "exclude"):
-        value = getattr(options, key)
-        if value is not None:
-            inputs[key] = file_fingerprint(value)
-    fid = fileset.fam.fid[sample_index]
-    iid = fileset.fam.iid[sample_index]
+    fid = fileset.fam.fid[inputs.sample_index]
+    iid = fileset.fam.iid[inputs.sample_index]
     fingerprint = write_grm_artifact(
         target,
         n_samples=n,
@@ -379,36 +521,73 @@ def build_grm(
         iid=iid,
         n_snps=sums.n_snps,
         dtype=options.dtype,
-        snps=snp_summary,
+        snps=snp_summary(fileset.bim, freq, reason),
         command=command,
         params=asdict(options),
-        inputs=inputs,
+        inputs=input_fingerprints(options, fileset),
         grm_attrs={"maf_min": options.maf, "max_maf": options.max_maf},
     )
     timings["write"] = time.perf_counter() - t1
+    return finished_result(
+        target,
+        inputs=inputs,
+        reason=reason,
+        n_snps=sums.n_snps,
+        any_missing=sums.ss is not None,
+        fingerprint=fingerprint,
+        seconds=time.perf_counter() - started,
+        memory_bytes=memory_estimate(n, block, sums.ss is not None, precision),
+        block=block,
+        threads=n_threads,
+        timings=timings,
+    )
+
+
+def finished_result(
+    target: Path,
+    *,
+    inputs: GrmInputs,
+    reason: np.ndarray,
+    n_snps: int,
+    any_missing: bool,
+    fingerprint: str,
+    seconds: float,
+    memory_bytes: int,
+    block: int,
+    threads: int,
+    timings: dict[str, float],
+) -> MakeGrmResult:
+    """The :class:`MakeGrmResult` of a GRM just written to ``target``."""
     from heritcli.io.grm_artifact import read_grm_artifact
 
     written = read_grm_artifact(target)
-    dropped_snps = _reason_counts(reason)
     return MakeGrmResult(
         path=os.fspath(target),
-        n_samples=n,
-        n_samples_in_fam=fileset.n_samples,
-        n_snps_used=sums.n_snps,
-        n_snps_in_bim=fileset.n_snps,
-        snps_dropped=dropped_snps,
-        samples_dropped=samples_dropped,
-        any_missing=sums.ss is not None,
+        n_samples=inputs.n_samples,
+        n_samples_in_fam=inputs.fileset.n_samples,
+        n_snps_used=n_snps,
+        n_snps_in_bim=inputs.fileset.n_snps,
+        snps_dropped=_reason_counts(reason),
+        samples_dropped=inputs.samples_dropped,
+        any_missing=any_missing,
         diag_mean=float(written.grm_attrs["diag_mean"]),
         offdiag_mean=float(written.grm_attrs["offdiag_mean"]),
         offdiag_var=float(written.grm_attrs["offdiag_var"]),
         fingerprint=fingerprint,
-        seconds=time.perf_counter() - started,
-        memory_estimate_bytes=memory_estimate(n, block, sums.ss is not None),
+        seconds=seconds,
+        memory_estimate_bytes=memory_bytes,
         block_snps=block,
-        threads=n_threads,
+        threads=threads,
         timings=timings,
     )
+
+
+def _describe_blas() -> str:
+    import scipy.linalg.blas  # noqa: F401  (loads scipy's BLAS so that it is reported)
+
+    from heritcli.threads import describe_blas
+
+    return describe_blas()
 
 
 def _reason_counts(reason: np.ndarray) -> dict[str, int]:
@@ -427,6 +606,7 @@ def flops(n_samples: int, n_snps: int) -> float:
 
 
 __all__ = [
+    "GrmInputs",
     "MakeGrmOptions",
     "MakeGrmResult",
     "build_grm",
@@ -434,4 +614,6 @@ __all__ = [
     "format_bytes",
     "memory_estimate",
     "parse_chrom_list",
+    "part_file_name",
+    "prepare_inputs",
 ]

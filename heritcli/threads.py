@@ -3,30 +3,90 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 
 def available_cores() -> int:
-    """Cores this process may use: ``SLURM_CPUS_PER_TASK`` if set, else the CPU affinity."""
-    slurm = os.environ.get("SLURM_CPUS_PER_TASK")
-    if slurm and slurm.isdigit() and int(slurm) > 0:
-        return int(slurm)
+    """Cores this process may use: the smallest of its CPU affinity, ``SLURM_CPUS_PER_TASK``
+    and the cgroup CPU quota (containers, ``systemd-run -p CPUQuota``).
+
+    SLURM sets the affinity of a task to its allocation; ``SLURM_CPUS_PER_TASK``
+    also bounds the count where affinity is not enforced (``TaskPlugin=task/none``).
+    """
+    counts = [_affinity_cores()]
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        counts.append(int(slurm))
+    quota = cgroup_cpu_quota()
+    if quota is not None:
+        counts.append(quota)
+    return max(1, min(counts))
+
+
+def _affinity_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
 
 
+def cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> int | None:
+    """Whole cores allowed by a cgroup v2 ``cpu.max`` quota (rounded up), or None."""
+    try:
+        with open(os.path.join(root, "cpu.max"), encoding="ascii") as handle:
+            quota, period = handle.read().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    try:
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
 @contextlib.contextmanager
 def limit_threads(threads: int | None) -> Iterator[int]:
-    """Bound the BLAS/OpenMP thread pools to ``threads`` (default: :func:`available_cores`)."""
+    """Bound every thread pool of the process to ``threads`` (default :func:`available_cores`).
+
+    BLAS and OpenMP pools through threadpoolctl (numpy's and scipy's OpenBLAS,
+    which are two libraries), and numba's pool when numba is already loaded
+    (importing it here would slow every command down).  The previous limits are
+    restored on exit.
+    """
+    # threadpoolctl limits only the libraries loaded when the limit is set: load scipy's
+    # BLAS (a second OpenBLAS beside numpy's, used by every syrk/gemm) before setting it.
     from threadpoolctl import threadpool_limits
 
+    from heritcli.core.blas import load_blas
+
+    load_blas()
+
     n = threads or available_cores()
-    with threadpool_limits(limits=n):
-        yield n
+    numba = sys.modules.get("numba")
+    previous_numba = None
+    if numba is not None:
+        try:
+            previous_numba = numba.get_num_threads()
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        except Exception:  # pragma: no cover - numba without a threading layer
+            previous_numba = None
+    try:
+        with threadpool_limits(limits=n):
+            yield n
+    finally:
+        if numba is not None and previous_numba is not None:
+            numba.set_num_threads(previous_numba)
+
+
+def blas_threads() -> int:
+    """The largest thread count of the BLAS libraries loaded (what the log reports)."""
+    counts = [int(info["threads"] or 1) for info in blas_info()]
+    return max(counts, default=1)
 
 
 def blas_info() -> list[dict[str, Any]]:

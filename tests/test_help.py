@@ -22,7 +22,19 @@ from heritcli.cli.help import GROUP_ORDER, OPTION_GROUPS, HeritCommand, HeritGro
 from heritcli.cli.main import cli, run
 
 #: Commands whose help is built by HeritCommand/HeritGroup (grouped options, worked examples).
-GROUPED = ("eigen", "reml", "mcem", "simulate", "plot")
+GROUPED = (
+    "make-grm",
+    "merge-grm",
+    "freq",
+    "export-grm",
+    "import-grm",
+    "inspect",
+    "eigen",
+    "reml",
+    "mcem",
+    "simulate",
+    "plot",
+)
 
 
 def all_commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

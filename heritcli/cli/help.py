@@ -60,6 +60,7 @@ GROUP_ORDER: tuple[str, ...] = (
     "Simulation",
     "Plot",
     "Output",
+    "Cluster and memory",
     "Performance",
     "Other",
 )
@@ -119,6 +120,13 @@ OPTION_GROUPS: dict[str, str] = {
     "dtype": "Output",
     "pcs": "Output",
     "no_cache": "Output",
+    # Cluster and memory (make-grm in parts, on dask, within a budget)
+    "part": "Cluster and memory",
+    "scheduler": "Cluster and memory",
+    "memory": "Cluster and memory",
+    "force": "Cluster and memory",
+    "freq": "Samples and SNPs",
+    "mgrm": "Input",
     # Performance
     "threads": "Performance",
     "block_snps": "Performance",

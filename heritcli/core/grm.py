@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heritcli.core.blas import syrk_lower
+from heritcli.core.blas_band import band_update
 
 #: Blocks whose missing-call density is below this use sparse products for S Sᵀ.
 SPARSE_MISSING_DENSITY = 0.02
@@ -34,6 +35,11 @@ FLUSH_SNPS = 16384
 PENDING_MISSING_LIMIT = 200_000
 #: Pair counts are kept in float32 while they are exact (below 2²⁴).
 EXACT_FLOAT32_COUNT = 2**24
+#: Bytes of float32 genotypes per BLAS call aimed at by :func:`blas_chunk_snps`.
+CHUNK_BYTES_TARGET = 96 * 2**20
+#: Bounds (powers of two) of the SNPs per BLAS call.
+MIN_CHUNK_SNPS = 256
+MAX_CHUNK_SNPS = 4096
 
 
 @dataclass
@@ -42,20 +48,37 @@ class GrmSums:
 
     Attributes
     ----------
-    zz : ndarray of float64, shape (n, n)
-        ``Z Zᵀ``, lower triangle.
+    zz : ndarray of float64, shape (n, n), or (r1 - r0, r1) for a band
+        ``Z Zᵀ``, lower triangle (rows ``r0:r1`` of it for a band).
     n_snps : int
         Number of SNPs accumulated.
-    missing_per_sample : ndarray of int64, shape (n,)
+    missing_per_sample : ndarray of int64, shape (n,), or (r1,) for a band
         ``m_j``.
     ss : ndarray of float32 (float64 beyond 2²⁴ SNPs) or None
-        ``S Sᵀ`` lower triangle, or None when no call was missing.
+        ``S Sᵀ`` lower triangle (band), or None when no call was missing.
+    row_start : int
+        ``r0``: 0 for a whole matrix.
     """
 
     zz: np.ndarray
     n_snps: int
     missing_per_sample: np.ndarray
     ss: np.ndarray | None
+    row_start: int = 0
+
+
+def blas_chunk_snps(n_samples: int) -> int:
+    """SNPs per BLAS call: a power of two fixed by the number of samples alone.
+
+    Every product of the accumulation (whole matrix or row band, any block size)
+    is taken over consecutive chunks of this many SNPs, the last one padded with
+    zeros.  Notes of :class:`GrmAccumulator` say why.
+    """
+    target = CHUNK_BYTES_TARGET // (4 * max(n_samples, 1))
+    chunk = MIN_CHUNK_SNPS
+    while chunk * 2 <= min(target, MAX_CHUNK_SNPS):
+        chunk *= 2
+    return chunk
 
 
 class GrmAccumulator:
@@ -70,30 +93,75 @@ class GrmAccumulator:
     max_snps : int, optional
         Upper bound on the SNPs that will be added; pair counts are kept in
         float32 (exact) unless it reaches 2²⁴.
+    rows : (r0, r1), optional
+        Accumulate only rows ``r0:r1`` of the lower triangle (a part of the GRM):
+        blocks then hold the first ``r1`` samples only, and the sums are the band
+        ``(r1 − r0) × r1``.  Default: the whole matrix.
+
+    Notes
+    -----
+    Bit-for-bit agreement of a band with the same rows of the whole matrix.
+    The float32 products are taken over fixed chunks of :func:`blas_chunk_snps`
+    SNPs (a power of two that depends on ``n_samples`` only; the last chunk is
+    padded with zero rows, which add exact zeros), whatever the block sizes
+    given to :meth:`add`, and the float32 partial sums are added into float64
+    after exactly :data:`FLUSH_SNPS` SNPs.  Within one BLAS call each entry is a
+    sum over SNPs in an order set by the library's split of the inner
+    dimension; OpenBLAS splits ``syrk`` and (threaded) ``gemm`` at
+    ``(k + 1) / 2`` but single-threaded ``gemm`` at a multiple of its unroll
+    factor, which agree when ``k`` and the cache block are multiples of twice
+    the unroll factor — always so for power-of-two chunks (small products,
+    which OpenBLAS sends to other kernels, are avoided by
+    :func:`heritcli.core.blas_band.band_update`).  So the band's ``gemm``/``syrk``
+    and the whole matrix's ``syrk`` add the same terms in the same order, and a
+    float32 GRM merged from parts equals the one-shot GRM exactly; it is also
+    the same for any ``--block-snps``.  In float64 precision the kernels of ``dgemm`` and
+    ``dsyrk`` may order their inner sums differently (they do in OpenBLAS 0.3 on
+    AVX-512): bands then agree with the whole matrix to the rounding of float64
+    sums, about 1e-16 relative.
     """
 
     def __init__(
-        self, n_samples: int, precision: str = "float32", max_snps: int | None = None
+        self,
+        n_samples: int,
+        precision: str = "float32",
+        max_snps: int | None = None,
+        rows: tuple[int, int] | None = None,
     ) -> None:
         if precision not in ("float32", "float64"):
             raise ValueError(f"precision must be float32 or float64, not {precision!r}")
+        row_start, row_stop = (0, n_samples) if rows is None else rows
+        if not 0 <= row_start < row_stop <= n_samples:
+            raise ValueError(f"rows {row_start}:{row_stop} outside 0:{n_samples}")
         self.n_samples = n_samples
         self.precision = precision
-        self._zz = np.zeros((n_samples, n_samples), dtype=np.float64, order="F")
+        self.row_start = row_start
+        self.row_stop = row_stop
+        self.width = row_stop
+        self.chunk_snps = blas_chunk_snps(n_samples)
+        shape = (row_stop - row_start, row_stop)
+        self._shape = shape
+        self._zz = np.zeros(shape, dtype=np.float64, order="F")
         self._partial: np.ndarray | None = None
         self._partial_snps = 0
+        self._buffer: np.ndarray | None = None
+        self._buffered = 0
         self._ss: np.ndarray | None = None
         wide = max_snps is None or max_snps >= EXACT_FLOAT32_COUNT
         self._count_dtype = np.float64 if wide else np.float32
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._pending_calls = 0
         self._pending_snps = 0
-        self._missing_per_sample = np.zeros(n_samples, dtype=np.int64)
+        self._missing_per_sample = np.zeros(row_stop, dtype=np.int64)
         self.n_snps = 0
 
     @property
     def dtype(self) -> type[np.floating]:
         return np.float32 if self.precision == "float32" else np.float64
+
+    @property
+    def is_band(self) -> bool:
+        return self._shape != (self.n_samples, self.n_samples)
 
     def add(
         self,
@@ -104,27 +172,20 @@ class GrmAccumulator:
 
         Parameters
         ----------
-        z : ndarray, shape (b, n), C-contiguous, of :attr:`dtype`
-            Standardized genotypes of ``b`` SNPs (missing already 0).
-        missing : bool ndarray (b, n), or (rows, columns) positions, optional
+        z : ndarray, shape (b, w), C-contiguous, of :attr:`dtype`
+            Standardized genotypes of ``b`` SNPs (missing already 0) of the
+            first ``w = r1`` samples (``w = n`` for a whole matrix).
+        missing : bool ndarray (b, w), or (rows, columns) positions, optional
             The missing calls of the same block; None when nothing is missing.
         """
         b, n = z.shape
-        if n != self.n_samples:
-            raise ValueError(f"block has {n} samples, accumulator {self.n_samples}")
+        if n != self.width:
+            raise ValueError(f"block has {n} samples, accumulator {self.width}")
         if b == 0:
             return
         if z.dtype != self.dtype:
             z = z.astype(self.dtype)
-        if self.precision == "float32":
-            if self._partial is None:
-                self._partial = np.zeros((n, n), dtype=np.float32, order="F")
-            syrk_lower(z, self._partial)
-            self._partial_snps += b
-            if self._partial_snps >= FLUSH_SNPS:
-                self._flush()
-        else:
-            syrk_lower(z, self._zz)
+        self._feed(np.ascontiguousarray(z))
         self.n_snps += b
         if missing is not None:
             if isinstance(missing, np.ndarray):
@@ -134,6 +195,60 @@ class GrmAccumulator:
             if rows.size:
                 self._add_missing(np.asarray(rows), np.asarray(cols), b)
 
+    def _feed(self, z: np.ndarray) -> None:
+        """Hand ``z`` to BLAS in chunks of exactly :attr:`chunk_snps` SNPs."""
+        chunk = self.chunk_snps
+        b = z.shape[0]
+        start = 0
+        if self._buffered:
+            assert self._buffer is not None
+            take = min(chunk - self._buffered, b)
+            self._buffer[self._buffered : self._buffered + take] = z[:take]
+            self._buffered += take
+            start = take
+            if self._buffered == chunk:
+                self._product(self._buffer)
+                self._buffered = 0
+        while b - start >= chunk:
+            self._product(z[start : start + chunk])
+            start += chunk
+        if start < b:
+            if self._buffer is None:
+                self._buffer = np.empty((chunk, self.width), dtype=self.dtype)
+            self._buffer[: b - start] = z[start:]
+            self._buffered = b - start
+
+    def _drain(self) -> None:
+        """Multiply out the SNPs still buffered as one full chunk padded with zeros.
+
+        Zero rows add exact zeros, and a call of the usual size splits its inner
+        dimension as every other call does.
+        """
+        if not self._buffered:
+            return
+        assert self._buffer is not None
+        self._buffer[self._buffered :] = 0
+        self._product(self._buffer)
+        self._buffered = 0
+
+    def _product(self, rows: np.ndarray) -> None:
+        k = rows.shape[0]
+        if self.precision == "float32":
+            if self._partial is None:
+                self._partial = np.zeros(self._shape, dtype=np.float32, order="F")
+            self._blas(rows, self._partial)
+            self._partial_snps += k
+            if self._partial_snps >= FLUSH_SNPS:
+                self._flush()
+        else:
+            self._blas(rows, self._zz)
+
+    def _blas(self, rows: np.ndarray, target: np.ndarray) -> None:
+        if self.is_band:
+            band_update(rows, self.row_start, target)
+        else:
+            syrk_lower(rows, target)
+
     def _flush(self) -> None:
         if self._partial is None or self._partial_snps == 0:
             return
@@ -142,11 +257,10 @@ class GrmAccumulator:
         self._partial_snps = 0
 
     def _add_missing(self, rows: np.ndarray, cols: np.ndarray, n_rows: int) -> None:
-        self._missing_per_sample += np.bincount(cols, minlength=self.n_samples)
+        self._missing_per_sample += np.bincount(cols, minlength=self.width)
         if self._ss is None:
-            shape = (self.n_samples, self.n_samples)
-            self._ss = np.zeros(shape, dtype=self._count_dtype, order="F")
-        if rows.size < SPARSE_MISSING_DENSITY * n_rows * self.n_samples:
+            self._ss = np.zeros(self._shape, dtype=self._count_dtype, order="F")
+        if rows.size < SPARSE_MISSING_DENSITY * n_rows * self.width:
             # Held as (SNP, sample) pairs; every pair of samples missing the same SNP adds
             # one to S Sᵀ, computed for many blocks at once by one sparse product.
             self._pending.append((rows.astype(np.int64) + self._pending_snps, cols))
@@ -155,9 +269,9 @@ class GrmAccumulator:
             if self._pending_calls >= PENDING_MISSING_LIMIT:
                 self._flush_missing()
         else:
-            dense = np.zeros((n_rows, self.n_samples), dtype=self._count_dtype)
+            dense = np.zeros((n_rows, self.width), dtype=self._count_dtype)
             dense[rows, cols] = 1
-            syrk_lower(dense, self._ss)
+            self._blas(dense, self._ss)
 
     def _flush_missing(self) -> None:
         if not self._pending:
@@ -167,10 +281,11 @@ class GrmAccumulator:
         snp = np.concatenate([p[0] for p in self._pending])
         sample = np.concatenate([p[1] for p in self._pending])
         ones = np.ones(snp.size, dtype=self._count_dtype)
-        shape = (self.n_samples, self._pending_snps)
+        shape = (self.width, self._pending_snps)
         s = sparse.csr_array((ones, (sample, snp)), shape=shape)
-        product = sparse.coo_array(s @ s.T)
-        lower = product.row >= product.col
+        band = s[self.row_start :] if self.row_start else s
+        product = sparse.coo_array(band @ s.T)
+        lower = product.row + self.row_start >= product.col
         assert self._ss is not None
         self._ss[product.row[lower], product.col[lower]] += product.data[lower]
         self._pending = []
@@ -179,6 +294,8 @@ class GrmAccumulator:
 
     def finish(self) -> GrmSums:
         """Return the sums accumulated so far."""
+        self._drain()
+        self._buffer = None
         self._flush()
         self._flush_missing()
         if self._partial is not None:
@@ -188,7 +305,61 @@ class GrmAccumulator:
             n_snps=self.n_snps,
             missing_per_sample=self._missing_per_sample.copy(),
             ss=self._ss,
+            row_start=self.row_start,
         )
+
+
+def band_rows(sums: GrmSums) -> tuple[np.ndarray, np.ndarray | None]:
+    """The GRM values and pair counts of a band (rows ``r0:r1``, columns ``0:r1``).
+
+    Entries above the diagonal are 0.  Each entry is computed with the same
+    float64 operations as :func:`grm_rows` applies to the whole matrix, so a
+    band's values equal the same entries of the one-shot GRM bit for bit when
+    the sums do.
+
+    Returns
+    -------
+    values : ndarray of float64, shape (r1 - r0, r1)
+    counts : ndarray of float64 or None
+        ``N_jk`` (None when no call was missing).
+    """
+    r0 = sums.row_start
+    rows, width = sums.zz.shape
+    upper = np.arange(width)[None, :] > (r0 + np.arange(rows))[:, None]
+    if sums.ss is None:
+        values = sums.zz / max(sums.n_snps, 1)
+        values[upper] = 0.0
+        return values, None
+    m = sums.missing_per_sample.astype(np.float64)
+    counts = sums.n_snps - m[r0:, None] - m[None, :] + sums.ss
+    counts[upper] = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(counts > 0, sums.zz / counts, 0.0)
+    return values, counts
+
+
+def part_bounds(n_samples: int, n_parts: int) -> list[int]:
+    """Row boundaries ``0 = r_0 < r_1 < … < r_N = n`` of ``N`` parts of equal work.
+
+    Part ``i`` computes rows ``r_{i-1}:r_i`` of the lower triangle, whose
+    ``r_i(r_i + 1)/2 − r_{i−1}(r_{i−1} + 1)/2`` entries are about ``n²/(2N)``
+    when ``r_i ≈ n·√(i/N)`` (what GCTA's ``--make-grm-part`` balances).  Every
+    part gets at least one row.
+
+    Raises
+    ------
+    ValueError
+        If ``n_parts`` is below 1 or above ``n_samples``.
+    """
+    if not 1 <= n_parts <= n_samples:
+        raise ValueError(f"{n_parts} parts of {n_samples} rows")
+    bounds = [0]
+    for i in range(1, n_parts):
+        row = round(n_samples * (i / n_parts) ** 0.5)
+        row = min(max(row, bounds[-1] + 1), n_samples - (n_parts - i))
+        bounds.append(row)
+    bounds.append(n_samples)
+    return bounds
 
 
 def symmetrize_lower(a: np.ndarray, tile: int = 1024) -> np.ndarray:

@@ -11,6 +11,19 @@ Layout (format version 1)::
 
 Root attributes: see :mod:`heritcli.io.artifact`.  ``fingerprint`` is the
 SHA-256 of the sample order and the matrix bytes as stored.
+
+A *part* of a GRM (``make-grm --part I/N``, file ``P.part_N_I.h5``) is a GRM
+artifact whose root attribute ``grm_part`` is ``"I/N"`` and which holds, instead
+of ``/grm``, a row band of the lower triangle::
+
+    /part/values      (r1 - r0, r1) float64: rows r0:r1, columns 0:r1 (0 above the diagonal)
+    /part/n_pairs     (r1 - r0, r1) pair counts (only when a genotype was missing)
+    /samples, /snps   as in a GRM
+
+with root attributes ``part_index``, ``part_count``, ``row_start``, ``row_stop``,
+``n_snps``, ``any_missing``, ``dtype`` (of the merged GRM) and the hashes that
+``herit merge-grm`` compares: ``sample_hash``, ``snp_hash`` (SNPs used) and
+``freq_hash`` (their frequencies).
 """
 
 from __future__ import annotations
@@ -143,7 +156,12 @@ def write_grm_artifact(
     off_sum = 0.0
     off_sq = 0.0
     chunk = (min(n_samples, 256), min(n_samples, 256))
-    with atomic_path(target) as tmp, h5py.File(tmp, "w") as handle:
+    # Reserve the file's size first: HDF5 cannot recover from a write that fails on a full
+    # disk, so the shortage must show up before it starts (as an exit-7 error).
+    per_entry = out_dtype.itemsize + (4 if has_n_pairs else 0)
+    n_rows = 0 if snps is None else len(snps.snp_id)
+    reserve = n_samples * n_samples * per_entry + 512 * n_samples + 64 * n_rows + (1 << 16)
+    with atomic_path(target, reserve=reserve) as tmp, h5py.File(tmp, "w") as handle:
         samples = handle.create_group("samples")
         write_strings(samples, "fid", fid)
         write_strings(samples, "iid", iid)
@@ -217,6 +235,12 @@ def read_grm_artifact(path: str | os.PathLike[str]) -> GrmArtifact:
     """Open a GRM artifact and read its samples and provenance (not its values)."""
     path = Path(path)
     with open_artifact(path, "grm") as handle:
+        part = handle.attrs.get("grm_part")
+        if part is not None:
+            raise ArtifactMismatchError(
+                f"{path} is part {_plain(part)} of a GRM, not a whole GRM",
+                hint="merge the parts first: herit merge-grm P.part_N_*.h5 --out NAME",
+            )
         try:
             fid = read_strings(handle["samples/fid"])
             iid = read_strings(handle["samples/iid"])
@@ -271,3 +295,138 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+@dataclass(frozen=True)
+class GrmPart:
+    """A part of a GRM on disk (see the module notes); the band is read on demand."""
+
+    path: Path
+    fid: np.ndarray
+    iid: np.ndarray
+    part_index: int
+    part_count: int
+    row_start: int
+    row_stop: int
+    n_snps: int
+    dtype: str
+    any_missing: bool
+    fingerprint: str
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.fid.shape[0])
+
+
+def write_grm_part(
+    target: str | os.PathLike[str],
+    *,
+    values: np.ndarray,
+    counts: np.ndarray | None,
+    fid: np.ndarray,
+    iid: np.ndarray,
+    part_index: int,
+    part_count: int,
+    row_start: int,
+    n_snps: int,
+    dtype: str,
+    snps: SnpSummary | None,
+    command: str,
+    params: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    extra: Mapping[str, Any],
+) -> str:
+    """Write one part (a row band of the lower triangle) atomically; return its fingerprint.
+
+    ``values`` are the float64 GRM entries of rows ``row_start:row_start + r``
+    and columns ``0:row_start + r``; ``counts`` the pair counts (or None).
+    """
+    import h5py
+
+    rows, width = values.shape
+    if width != row_start + rows:
+        raise ValueError(f"band of shape {values.shape} does not end on the diagonal")
+    digest = hashlib.sha256(hash_ids(fid, iid).encode())
+    digest.update(f"{part_index}/{part_count}:{row_start}".encode())
+    chunk = (min(rows, 256), min(width, 256))
+    reserve = rows * width * (8 + (4 if counts is not None else 0)) + 512 * width + (1 << 16)
+    with atomic_path(target, reserve=reserve) as tmp, h5py.File(tmp, "w") as handle:
+        samples = handle.create_group("samples")
+        write_strings(samples, "fid", fid)
+        write_strings(samples, "iid", iid)
+        group = handle.create_group("part")
+        stored = np.asarray(values, dtype=np.float64)
+        group.create_dataset("values", data=stored, chunks=chunk)
+        digest.update(np.ascontiguousarray(stored).tobytes())
+        if counts is not None:
+            count_dtype = np.float32 if float(np.max(counts, initial=0)) < 2**24 else np.float64
+            group.create_dataset("n_pairs", data=counts.astype(count_dtype), chunks=chunk)
+        if snps is not None:
+            _write_snp_summary(handle.create_group("snps"), snps)
+        fingerprint = digest.hexdigest()
+        write_root_attrs(
+            handle,
+            "grm",
+            command=command,
+            params=params,
+            inputs=inputs,
+            fingerprint=fingerprint,
+            extra={
+                "grm_part": f"{part_index}/{part_count}",
+                "part_index": part_index,
+                "part_count": part_count,
+                "row_start": row_start,
+                "row_stop": row_start + rows,
+                "n_samples": int(np.asarray(fid).shape[0]),
+                "n_snps": int(n_snps),
+                "dtype": dtype,
+                "any_missing": counts is not None,
+                **extra,
+            },
+        )
+    return fingerprint
+
+
+def read_grm_part(path: str | os.PathLike[str]) -> GrmPart:
+    """Open a part written by :func:`write_grm_part` and read its header (not its band)."""
+    path = Path(path)
+    with open_artifact(path, "grm") as handle:
+        attrs = {k: _plain(v) for k, v in handle.attrs.items()}
+        if "grm_part" not in attrs:
+            raise ArtifactMismatchError(
+                f"{path} is a whole GRM, not a part written by make-grm --part"
+            )
+        try:
+            fid = read_strings(handle["samples/fid"])
+            iid = read_strings(handle["samples/iid"])
+            shape = handle["part/values"].shape
+            has_pairs = "part/n_pairs" in handle
+        except KeyError as exc:
+            raise ArtifactMismatchError(
+                f"{path} is missing part of the GRM part layout ({exc.args[0]})",
+                hint="rerun its make-grm --part command with --force",
+            ) from None
+    r0, r1 = int(attrs["row_start"]), int(attrs["row_stop"])
+    if shape != (r1 - r0, r1) or r1 > fid.shape[0]:
+        raise InputError(f"{path}: band of shape {shape} for rows {r0}:{r1}")
+    return GrmPart(
+        path=path,
+        fid=fid,
+        iid=iid,
+        part_index=int(attrs["part_index"]),
+        part_count=int(attrs["part_count"]),
+        row_start=r0,
+        row_stop=r1,
+        n_snps=int(attrs["n_snps"]),
+        dtype=str(attrs["dtype"]),
+        any_missing=bool(has_pairs),
+        fingerprint=str(attrs.get("fingerprint", "")),
+        attrs=attrs,
+    )
+
+
+def read_root_attrs(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The root attributes of an herit GRM artifact or part, as plain Python values."""
+    with open_artifact(path, "grm") as handle:
+        return {k: _plain(v) for k, v in handle.attrs.items()}

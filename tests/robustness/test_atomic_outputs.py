@@ -161,18 +161,11 @@ def test_atomic_text__follows_umask_and_replaces(tmp_path) -> None:
 # Full disk, for every writing subcommand (real processes)
 # ---------------------------------------------------------------------------------------------
 
-GRM_ARTIFACT_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="the GRM artifact is written by HDF5 without reserving its size first "
-    "(heritcli/io/grm_artifact.py: write_grm_artifact should call "
-    "atomic_path(target, reserve=...)); a failed HDF5 write then crashes the process",
-)
-
 #: (command, limit in bytes, outputs, arguments) — the limit lets the log through but not
 #: every output; for reml the .hsq files fit and the JSON does not.
 DISK_FULL = [
-    pytest.param("make-grm", 8192, (".h5",), marks=GRM_ARTIFACT_XFAIL, id="make-grm"),
-    pytest.param("import-grm", 8192, (".h5",), marks=GRM_ARTIFACT_XFAIL, id="import-grm"),
+    pytest.param("make-grm", 8192, (".h5",), id="make-grm"),
+    pytest.param("import-grm", 8192, (".h5",), id="import-grm"),
     pytest.param("export-grm", 8192, (".grm.bin", ".grm.N.bin", ".grm.id"), id="export-grm"),
     pytest.param("eigen", 8192, (".eigen.h5", ".pcs.txt", ".eigenval"), id="eigen"),
     pytest.param("reml", 2048, (".CD8.hsq", ".MCH.hsq", ".json", ".dropped.tsv"), id="reml"),

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Benchmark ``make-grm --part I/N``: N parts run one after another (+ merge) vs the one-shot run.
+
+For one synthetic fileset (default 5,123 × 50,000 from ``synth_bed.py``, cached in
+``bench/scratch/data/``) the script runs, each in a fresh process and round-robin
+``--repeat`` times:
+
+* ``herit make-grm --bfile P --out one --threads T`` (the one-shot run);
+* for each N of ``--parts`` (default 3): ``herit make-grm … --part I/N --force`` for
+  I = 1..N one after another, then ``herit merge-grm P.part_N_*.h5 --out merged``;
+
+checks that every merged GRM has the one-shot GRM's fingerprint (a hash of the stored
+bytes), and prints a Markdown table: best wall times, the overhead
+``(Σ parts + merge) / one-shot − 1`` (target < 10 % at 3 parts), and the load average
+before and after.  ``--append`` adds it to ``bench/RESULTS.md``.
+
+Example::
+
+    python bench/bench_parts.py --parts 3,7 --repeat 2 --append
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+
+BENCH_DIR = Path(__file__).resolve().parent
+SCRATCH = BENCH_DIR / "scratch"
+TARGET_OVERHEAD = 0.10
+
+
+def herit_command() -> list[str]:
+    found = shutil.which("herit")
+    return [found] if found else [sys.executable, "-m", "heritcli"]
+
+
+def dataset(n: int, m: int) -> Path:
+    prefix = SCRATCH / "data" / f"synth_n{n}_m{m}_seed1_miss0p001"
+    if not prefix.with_suffix(".synth.json").exists():
+        subprocess.run(
+            [sys.executable, str(BENCH_DIR / "synth_bed.py"), "--n", str(n), "--m", str(m),
+             "--out", str(prefix)],
+            check=True,
+        )  # fmt: skip
+    return prefix
+
+
+def timed(args: list[str]) -> float:
+    started = time.monotonic()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def fingerprint(path: Path) -> str:
+    with h5py.File(path) as handle:
+        return str(handle.attrs["fingerprint"])
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=5123)
+    ap.add_argument("--m", type=int, default=50000)
+    ap.add_argument("--parts", default="3", help="comma-separated N (default 3)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--append", action="store_true", help="append the report to RESULTS.md")
+    args = ap.parse_args(argv)
+    prefix = dataset(args.n, args.m)
+    prefix.with_suffix(".bed").read_bytes()  # warm page cache
+    work = SCRATCH / "runs" / f"parts_n{args.n}_m{args.m}"
+    work.mkdir(parents=True, exist_ok=True)
+    herit = herit_command()
+    common = ["--bfile", str(prefix), "--threads", str(args.threads), "-q"]
+    counts = [int(x) for x in args.parts.split(",")]
+    load_before = load()
+    one_shot: list[float] = []
+    parts: dict[int, list[float]] = {c: [] for c in counts}
+    per_part: dict[int, list[float]] = {c: [] for c in counts}
+    merges: dict[int, list[float]] = {c: [] for c in counts}
+    for _ in range(args.repeat):
+        one_shot.append(timed([*herit, "make-grm", *common, "--out", str(work / "one")]))
+        for count in counts:
+            times = [
+                timed([*herit, "make-grm", *common, "--out", str(work / "p"),
+                       "--part", f"{i}/{count}", "--force"])
+                for i in range(1, count + 1)
+            ]  # fmt: skip
+            files = [str(work / f"p.part_{count}_{i}.h5") for i in range(1, count + 1)]
+            merge = timed([*herit, "merge-grm", *files, "--out", str(work / f"m{count}"), "-q"])
+            parts[count].append(sum(times))
+            per_part[count].append(max(times) - min(times))
+            merges[count].append(merge)
+    expected = fingerprint(work / "one.h5")
+    lines = [
+        f"## make-grm in parts vs one shot ({dt.date.today().isoformat()})",
+        "",
+        f"- Command: `python bench/bench_parts.py {shlex.join(argv or sys.argv[1:])}`",
+        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"`--threads {args.threads}`; data `{prefix.name}` (n = {args.n}, M = {args.m})",
+        f"- Load average (1/5/15 min): before {load_before}, after {load()}",
+        f"- Best of {args.repeat} round-robin repetitions, each command a fresh process "
+        "(start-up included), page cache warm",
+        "",
+        "| run | wall (s) | vs one-shot | merged = one-shot (fingerprint) | target |",
+        "|---|---:|---:|---|---|",
+        f"| one-shot `make-grm` | {min(one_shot):.2f} | 1.00× | | reference |",
+    ]
+    for count in counts:
+        best = min(p + m for p, m in zip(parts[count], merges[count], strict=True))
+        same = fingerprint(work / f"m{count}.h5") == expected
+        overhead = best / min(one_shot) - 1
+        target = (
+            f"< {TARGET_OVERHEAD:.0%} overhead: {'PASS' if overhead < TARGET_OVERHEAD else 'FAIL'}"
+            if count == 3
+            else ""
+        )
+        lines.append(
+            f"| {count} parts one after another + merge (merge {min(merges[count]):.2f} s) | "
+            f"{best:.2f} | {best / min(one_shot):.2f}× | {'yes' if same else 'NO'} | {target} |"
+        )
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.append:
+        with open(BENCH_DIR / "RESULTS.md", "a", encoding="utf-8") as handle:
+            handle.write("\n" + report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

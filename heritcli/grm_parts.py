@@ -1,0 +1,414 @@
+"""A GRM in parts: ``make-grm --part I/N`` computes one row band of the lower triangle.
+
+Part ``I`` of ``N`` computes rows ``r_{I−1}:r_I`` of the lower triangle, the
+product ``Z[r0:r1] Z[:r1]ᵀ`` of the standardized genotypes of those samples
+with those of every sample up to ``r1`` (:func:`heritcli.core.grm.part_bounds`
+chooses ``r_i ≈ n·√(i/N)`` so that every part has about ``n²/(2N)`` entries, as
+GCTA's ``--make-grm-part`` does).  Each part reads the whole ``.bed``:
+
+1. a first pass counts alleles (:func:`heritcli.allele_freq.count_alleles`) so
+   the frequencies, and with them the ``--maf``/``--geno`` filters, are fixed
+   before anything is standardized (``--freq FILE`` replaces the frequencies);
+2. the second pass streams the same SNP blocks as the one-shot run
+   (:func:`heritcli.grm_stream.stream_blocks`) and accumulates the band
+   (:class:`heritcli.core.grm.GrmAccumulator` with ``rows``), so the merged parts
+   equal the one-shot GRM bit for bit.
+
+The part is written as ``P.part_N_I.h5`` (:func:`heritcli.io.grm_artifact.write_grm_part`)
+only when complete; it records the samples, the SNPs used, a hash of their
+frequencies and the options, which ``herit merge-grm`` compares.  Rerunning the
+same command finds the complete part and skips it, unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heritcli.allele_freq import SnpCounts
+from heritcli.errors import DataError, UsageError
+from heritcli.grm_build import (
+    MakeGrmOptions,
+    _describe_blas,
+    _reason_counts,
+    _reason_counts_text,
+    input_fingerprints,
+    plan_block,
+    prepare_inputs,
+    snp_summary,
+)
+from heritcli.grm_stream import BedReader, SnpFilter
+from heritcli.reporting import Reporter, SilentReporter
+
+
+@dataclass(frozen=True)
+class BandPlan:
+    """Everything a row band needs, small and picklable (sent to dask workers as is).
+
+    Attributes
+    ----------
+    reader : BedReader
+    sample_index : ndarray of int or None
+        Kept samples in matrix order (None: every sample of the ``.fam``).
+    n_samples : int
+        Samples kept (matrix order ``n``).
+    candidates : ndarray of int
+        ``.bim`` indices streamed (the blocks are runs of ``block`` of them).
+    block : int
+    precision : {"float32", "float64"}
+    counts : SnpCounts
+        Frequencies (as used) and call counts fixed beforehand.
+    snp_filter : SnpFilter
+    n_used : int
+        SNPs that pass the filters.
+    any_missing : bool
+        Whether any call of a used SNP is missing (then pair counts are stored).
+    """
+
+    reader: BedReader
+    sample_index: np.ndarray | None
+    n_samples: int
+    candidates: np.ndarray
+    block: int
+    precision: str
+    counts: SnpCounts
+    snp_filter: SnpFilter
+    n_used: int
+    any_missing: bool
+
+
+@dataclass
+class GrmBand:
+    """Rows ``row_start:row_stop`` of the lower triangle (columns ``0:row_stop``).
+
+    ``values`` and ``counts`` are float64 (``counts`` None when no call is
+    missing); entries above the diagonal are 0.
+    """
+
+    row_start: int
+    row_stop: int
+    values: np.ndarray
+    counts: np.ndarray | None
+    n_snps: int
+
+
+@dataclass(frozen=True)
+class GrmPartResult:
+    """What ``make-grm --part I/N`` did."""
+
+    path: str
+    part_index: int
+    part_count: int
+    row_start: int
+    row_stop: int
+    n_samples: int
+    n_snps_used: int
+    n_snps_in_bim: int
+    snps_dropped: dict[str, int]
+    samples_dropped: dict[str, int]
+    any_missing: bool
+    fingerprint: str
+    seconds: float
+    memory_estimate_bytes: int
+    block_snps: int
+    threads: int
+    skipped: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compute_band(
+    plan: BandPlan,
+    rows: tuple[int, int],
+    *,
+    progress: Any = None,
+) -> GrmBand:
+    """Accumulate rows ``rows`` of the lower triangle from the ``.bed`` (BLAS threads as set).
+
+    The BLAS update of one block runs in a worker thread while this thread
+    decodes and standardizes the next, as in the one-shot run.
+    """
+    from heritcli.core.grm import GrmAccumulator, band_rows
+    from heritcli.grm_stream import stream_blocks
+
+    r0, r1 = rows
+    acc = GrmAccumulator(
+        plan.n_samples, precision=plan.precision, max_snps=int(plan.candidates.size), rows=rows
+    )
+    z_dtype = np.float64 if plan.precision == "float64" else np.float32
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="herit-band") as pool:
+        pending: Future[None] | None = None
+        stream = stream_blocks(
+            plan.reader,
+            plan.sample_index,
+            plan.candidates,
+            plan.block,
+            plan.snp_filter,
+            dtype=z_dtype,
+            width=r1,
+            counts=plan.counts,
+        )
+        for streamed in stream:
+            if pending is not None:
+                pending.result()
+            z = streamed.z
+            pending = pool.submit(acc.add, z, streamed.missing) if z.shape[0] else None
+            if progress is not None:
+                progress.advance(int(streamed.snps.size))
+        if pending is not None:
+            pending.result()
+    sums = acc.finish()
+    values, counts = band_rows(sums)
+    if counts is None and plan.any_missing:
+        # Genotypes are missing in samples after this band: store the counts (here all M)
+        # so that every part of one GRM has the same layout.
+        lower = np.arange(r1)[None, :] <= (r0 + np.arange(r1 - r0))[:, None]
+        counts = np.where(lower, float(sums.n_snps), 0.0)
+    return GrmBand(r0, r1, values, counts, sums.n_snps)
+
+
+def fixed_frequencies(
+    options: MakeGrmOptions,
+    inputs: Any,
+    block: int,
+    reporter: Reporter,
+) -> tuple[SnpCounts, np.ndarray]:
+    """First pass over the ``.bed`` (and ``--freq``): counts and the reasons of every SNP.
+
+    Returns
+    -------
+    counts : SnpCounts
+        With the frequencies that will be used (``--freq`` ones if given).
+    reason : ndarray of str
+        Static and genotype-dependent reasons for every ``.bim`` variant.
+    """
+    from heritcli.allele_freq import count_alleles
+
+    fileset = inputs.fileset
+    t0 = time.perf_counter()
+    with reporter.task("allele counts", total=int(inputs.candidates.size), unit="SNPs") as task:
+        counts = count_alleles(
+            fileset,
+            fileset.n_samples,
+            inputs.column_index,
+            inputs.candidates,
+            block,
+            n_bim=fileset.n_snps,
+            progress=task,
+        )
+    if inputs.freq is not None:
+        counts = replace(counts, freq=inputs.freq, source=inputs.freq_source)
+    reason = inputs.reason.copy()
+    snp_filter = SnpFilter(options.maf, options.max_maf, options.geno)
+    reason[inputs.candidates] = snp_filter(counts.block(inputs.candidates))
+    reporter.detail(f"first pass (allele counts): {time.perf_counter() - t0:.2f} s")
+    if not (reason == "").any():
+        raise DataError("no variants passed the filters " + _reason_counts_text(reason))
+    return counts, reason
+
+
+def band_plan(
+    options: MakeGrmOptions, inputs: Any, block: int, counts: SnpCounts, reason: np.ndarray
+) -> BandPlan:
+    return BandPlan(
+        reader=BedReader.of(inputs.fileset),
+        sample_index=inputs.column_index,
+        n_samples=inputs.n_samples,
+        candidates=inputs.candidates,
+        block=block,
+        precision=options.dtype,
+        counts=counts,
+        snp_filter=SnpFilter(options.maf, options.max_maf, options.geno),
+        n_used=int((reason == "").sum()),
+        any_missing=bool(counts.n_missing[reason == ""].any()),
+    )
+
+
+def consistency_record(
+    options: MakeGrmOptions, inputs: Any, counts: SnpCounts, reason: np.ndarray
+) -> dict[str, Any]:
+    """What every part of one GRM must share (compared by ``merge-grm``)."""
+    from heritcli.allele_freq import freq_hash, snp_list_hash
+    from heritcli.io.artifact import hash_ids
+
+    fam, bim = inputs.fileset.fam, inputs.fileset.bim
+    used = reason == ""
+    return {
+        "sample_hash": hash_ids(fam.fid[inputs.sample_index], fam.iid[inputs.sample_index]),
+        "snp_hash": snp_list_hash(bim.snp_id, used),
+        "freq_hash": freq_hash(bim.snp_id, counts.freq, used),
+        "freq_source": counts.source,
+        "science_params": json.dumps(options.science_params(), sort_keys=True),
+    }
+
+
+def comparable_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Input fingerprints without their paths (a part may be rerun from another directory)."""
+    return {
+        name: {k: v for k, v in record.items() if k != "path"} for name, record in inputs.items()
+    }
+
+
+def existing_part_matches(
+    target: Path, spec: tuple[int, int], options: MakeGrmOptions, inputs: dict[str, Any]
+) -> str | None:
+    """None when ``target`` is this part, complete, from the same inputs and options;
+    otherwise the reason it is not."""
+    from heritcli.errors import HeritError
+    from heritcli.io.grm_artifact import read_grm_part
+
+    try:
+        part = read_grm_part(target)
+    except HeritError as exc:
+        return f"it is unreadable or not a part ({exc.message})"
+    attrs = part.attrs
+    if (part.part_index, part.part_count) != spec:
+        return f"it is part {part.part_index}/{part.part_count}"
+    params = json.dumps(options.science_params(), sort_keys=True)
+    if attrs.get("science_params") != params:
+        return "it was made with other options"
+    recorded = comparable_inputs(json.loads(str(attrs.get("inputs", "{}"))))
+    if recorded != comparable_inputs(inputs):
+        changed = sorted(set(recorded) ^ set(inputs)) or [
+            k for k in inputs if recorded.get(k) != comparable_inputs(inputs).get(k)
+        ]
+        return f"its input files changed ({', '.join(changed)})"
+    return None
+
+
+def build_grm_part(
+    options: MakeGrmOptions,
+    *,
+    command: str = "",
+    reporter: Reporter | None = None,
+) -> GrmPartResult:
+    """Compute part I of N of a GRM and write ``OUT.part_N_I.h5`` (see the module notes)."""
+    from heritcli.core.grm import part_bounds
+    from heritcli.io.atomic import check_writable_dir
+    from heritcli.io.grm_artifact import read_grm_part, write_grm_part
+    from heritcli.threads import limit_threads
+
+    reporter = reporter or SilentReporter()
+    options.validate()
+    spec = options.part_spec()
+    assert spec is not None
+    index, count = spec
+    started = time.perf_counter()
+    target = check_writable_dir(options.output_path())
+    inputs = prepare_inputs(options, reporter)
+    n = inputs.n_samples
+    if count > n:
+        raise UsageError(
+            f"--part {index}/{count}: the GRM has only {n} samples, so at most {n} parts",
+            hint=f"use --part I/N with N <= {n}",
+        )
+    bounds = part_bounds(n, count)
+    r0, r1 = bounds[index - 1], bounds[index]
+    fingerprints = input_fingerprints(options, inputs.fileset)
+    if target.exists() and not options.force:
+        why_not = existing_part_matches(target, spec, options, fingerprints)
+        if why_not is None:
+            part = read_grm_part(target)
+            reporter.info(
+                f"part {index}/{count} is already complete in {target} (same inputs and "
+                "options): skipped; --force recomputes it"
+            )
+            return GrmPartResult(
+                path=os.fspath(target),
+                part_index=index,
+                part_count=count,
+                row_start=r0,
+                row_stop=r1,
+                n_samples=n,
+                n_snps_used=part.n_snps,
+                n_snps_in_bim=inputs.fileset.n_snps,
+                snps_dropped={},
+                samples_dropped=inputs.samples_dropped,
+                any_missing=part.any_missing,
+                fingerprint=part.fingerprint,
+                seconds=time.perf_counter() - started,
+                memory_estimate_bytes=0,
+                block_snps=0,
+                threads=0,
+                skipped=True,
+            )
+        reporter.info(f"{target} exists but {why_not}: recomputing part {index}/{count}")
+    block, estimate = plan_block(
+        options, inputs, reporter, rows=(r0, r1), what=f"part {index}/{count}"
+    )
+    share = (r1 * (r1 + 1) - r0 * (r0 + 1)) / (n * (n + 1))
+    reporter.info(
+        f"part {index}/{count}: rows {r0 + 1}-{r1} of {n} "
+        f"({100 * share:.1f}% of the lower triangle)"
+    )
+    timings: dict[str, float] = {}
+    with limit_threads(options.threads) as n_threads:
+        reporter.detail(f"threads: {n_threads}; BLAS: {_describe_blas()}")
+        t0 = time.perf_counter()
+        counts, reason = fixed_frequencies(options, inputs, block, reporter)
+        timings["allele counts"] = time.perf_counter() - t0
+        plan = band_plan(options, inputs, block, counts, reason)
+        t1 = time.perf_counter()
+        with reporter.task(
+            f"make-grm part {index}/{count}", total=int(inputs.candidates.size), unit="SNPs"
+        ) as progress:
+            band = compute_band(plan, (r0, r1), progress=progress)
+        timings["accumulate"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    fam = inputs.fileset.fam
+    record = consistency_record(options, inputs, counts, reason)
+    fingerprint = write_grm_part(
+        target,
+        values=band.values,
+        counts=band.counts,
+        fid=fam.fid[inputs.sample_index],
+        iid=fam.iid[inputs.sample_index],
+        part_index=index,
+        part_count=count,
+        row_start=r0,
+        n_snps=band.n_snps,
+        dtype=options.dtype,
+        snps=snp_summary(inputs.fileset.bim, counts.freq, reason),
+        command=command,
+        params=asdict(options),
+        inputs=fingerprints,
+        extra={**record, "block_snps": block},
+    )
+    timings["write"] = time.perf_counter() - t2
+    return GrmPartResult(
+        path=os.fspath(target),
+        part_index=index,
+        part_count=count,
+        row_start=r0,
+        row_stop=r1,
+        n_samples=n,
+        n_snps_used=band.n_snps,
+        n_snps_in_bim=inputs.fileset.n_snps,
+        snps_dropped=_reason_counts(reason),
+        samples_dropped=inputs.samples_dropped,
+        any_missing=band.counts is not None,
+        fingerprint=fingerprint,
+        seconds=time.perf_counter() - started,
+        memory_estimate_bytes=estimate.total,
+        block_snps=block,
+        threads=n_threads,
+        timings=timings,
+    )
+
+
+__all__ = [
+    "BandPlan",
+    "GrmBand",
+    "GrmPartResult",
+    "build_grm_part",
+    "compute_band",
+]

@@ -1,0 +1,207 @@
+"""Standardized genotypes streamed block by block from a ``.bed``: the one loop every GRM uses.
+
+The one-pass ``make-grm``, each part of ``make-grm --part I/N`` and each task on
+a dask cluster read the same SNP blocks (runs of :data:`block` candidate SNPs,
+in ``.bim`` order), apply the same filters, and standardize with the same
+float operations; only the samples kept as columns differ (a part needs the
+first ``r1`` samples).  Keeping that loop in one place is what makes parts
+merge into exactly the one-shot GRM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heritcli.allele_freq import SnpCounts, read_packed_snps
+from heritcli.errors import InputError
+
+
+@dataclass(frozen=True)
+class BedReader:
+    """Packed rows of a ``.bed`` already validated by :func:`heritcli.io.plink.open_bfile`.
+
+    Small and picklable (no ``.bim``/``.fam`` tables), so it can be sent to
+    dask workers that read the same file from a shared file system.
+    """
+
+    bed: str
+    n_samples: int
+    n_snps: int
+
+    @property
+    def bytes_per_snp(self) -> int:
+        return (self.n_samples + 3) // 4
+
+    def read_packed(self, start: int, stop: int) -> np.ndarray:
+        """The bytes of SNPs ``start:stop``, shape (stop - start, ceil(n/4))."""
+        width = self.bytes_per_snp
+        n_bytes = (stop - start) * width
+        buffer = bytearray(n_bytes)
+        try:
+            with open(self.bed, "rb", buffering=0) as handle:
+                handle.seek(3 + start * width)
+                got = handle.readinto(buffer)
+        except OSError as exc:
+            raise InputError(f"cannot read {self.bed}: {exc.strerror or exc}") from None
+        if got != n_bytes:
+            raise InputError(f"{self.bed} ended early (was it changed while herit read it?)")
+        return np.frombuffer(buffer, dtype=np.uint8).reshape(stop - start, width)
+
+    def read_packed_rows(self, snp_index: np.ndarray) -> np.ndarray:
+        """The bytes of an arbitrary set of SNPs, in the order given."""
+        snp_index = np.asarray(snp_index, dtype=np.int64)
+        if snp_index.size == 0:
+            return np.empty((0, self.bytes_per_snp), dtype=np.uint8)
+        lo, hi = int(snp_index.min()), int(snp_index.max()) + 1
+        if hi - lo <= 8 * snp_index.size:
+            return self.read_packed(lo, hi)[snp_index - lo]
+        return np.concatenate([self.read_packed(int(j), int(j) + 1) for j in snp_index])
+
+    @classmethod
+    def of(cls, fileset: Any) -> BedReader:
+        return cls(str(Path(fileset.bed)), int(fileset.n_samples), int(fileset.n_snps))
+
+
+@dataclass(frozen=True)
+class SnpFilter:
+    """The filters that need genotypes (:func:`heritcli.grm_build.dynamic_snp_filter`)."""
+
+    maf: float = 0.0
+    max_maf: float = 0.5
+    geno: float | None = None
+
+    def __call__(self, stats: Any) -> np.ndarray:
+        from heritcli.grm_build import dynamic_snp_filter
+
+        reason = dynamic_snp_filter(stats, self)
+        # A frequency file may lack a value (NA): such a SNP cannot be standardized.
+        reason[(reason == "") & np.isnan(stats.freq)] = "freq-NA"
+        return reason
+
+
+@dataclass
+class StreamedBlock:
+    """One block of the stream.
+
+    Attributes
+    ----------
+    snps : ndarray of int
+        ``.bim`` indices of the block's candidate SNPs.
+    stats : BlockStats
+        Frequency and call counts of those SNPs (frequencies as used).
+    reason : ndarray of str
+        ``""`` for a SNP used, else the filter that dropped it.
+    z : ndarray, shape (n_used, width)
+        Standardized genotypes of the used SNPs for the first ``width`` kept samples.
+    missing : (rows, columns) or None
+        Positions of the missing calls in ``z`` (None when there are none).
+    """
+
+    snps: np.ndarray
+    stats: Any
+    reason: np.ndarray
+    z: np.ndarray
+    missing: tuple[np.ndarray, np.ndarray] | None
+
+
+def stream_blocks(
+    reader: Any,
+    sample_index: np.ndarray | None,
+    candidates: np.ndarray,
+    block: int,
+    snp_filter: Callable[[Any], np.ndarray],
+    *,
+    dtype: type[np.floating] = np.float32,
+    width: int | None = None,
+    counts: SnpCounts | None = None,
+    freq: np.ndarray | None = None,
+) -> Iterator[StreamedBlock]:
+    """Yield the standardized genotypes of ``candidates``, ``block`` SNPs at a time.
+
+    Parameters
+    ----------
+    reader : PlinkFileset or BedReader
+    sample_index : ndarray of int or None
+        The kept samples, in output order (None: every sample of the ``.fam``).
+    candidates : ndarray of int
+        Increasing ``.bim`` indices left by the filters known before reading.
+    block : int
+        Candidate SNPs per block (the blocks are the same whatever ``width``).
+    snp_filter : callable
+        ``snp_filter(stats)`` gives the reasons for dropping (``""`` = used).
+    dtype : numpy float type
+        Precision of ``z``.
+    width : int, optional
+        Keep only the first ``width`` kept samples as columns (a row band of
+        the GRM needs no more); requires ``counts`` when below the number kept.
+    counts : SnpCounts, optional
+        Frequencies and call counts fixed beforehand (a first pass); otherwise
+        they are computed from each block.
+    freq : ndarray of float64, optional
+        Frequencies (per ``.bim`` variant) that replace the computed ones (``--freq``).
+    """
+    from heritcli.core.packed import code_counts, frequencies_from_codes, standardize_packed
+    from heritcli.core.standardize import BlockStats, block_stats, standardize
+    from heritcli.io.plink import decode_packed, missing_positions
+
+    n_fam = reader.n_samples
+    n_kept = n_fam if sample_index is None else int(sample_index.size)
+    width = n_kept if width is None else width
+    if width < n_kept and counts is None:
+        raise ValueError("a band of columns needs frequencies fixed beforehand")
+    columns = sample_index if sample_index is None else sample_index[:width]
+    empty = np.empty(0, dtype=np.int64)
+    for start in range(0, candidates.size, block):
+        snps = candidates[start : start + block]
+        packed = read_packed_snps(reader, snps)
+        decoded = None
+        if counts is not None:
+            stats = counts.block(snps)
+            if sample_index is None:
+                if stats.n_missing.any():
+                    miss_rows, miss_cols = missing_positions(packed, n_fam)
+                else:
+                    miss_rows = miss_cols = empty
+            else:
+                miss_rows, miss_cols = missing_positions(packed, n_fam, sample_index)
+        elif sample_index is None:
+            # Every sample: frequencies and z straight from the packed bytes.
+            stats = BlockStats(*frequencies_from_codes(code_counts(packed, n_fam)))
+            if stats.n_missing.any():
+                miss_rows, miss_cols = missing_positions(packed, n_fam)
+            else:
+                miss_rows = miss_cols = empty
+        else:
+            decoded = decode_packed(packed, n_fam)[:, sample_index]
+            miss_rows, miss_cols = missing_positions(packed, n_fam, sample_index)
+            stats = block_stats(decoded, n_missing=np.bincount(miss_rows, minlength=snps.size))
+        if freq is not None:
+            stats = BlockStats(freq[snps], stats.n_called, stats.n_missing)
+        why = snp_filter(stats)
+        used = why == ""
+        if width < n_kept and miss_rows.size:
+            inside = miss_cols < width
+            miss_rows, miss_cols = miss_rows[inside], miss_cols[inside]
+        if not used.all():
+            kept = used[miss_rows]
+            miss_rows = (np.cumsum(used) - 1)[miss_rows[kept]]
+            miss_cols = miss_cols[kept]
+        missing = (miss_rows, miss_cols) if miss_rows.size else None
+        if sample_index is None:
+            rows = packed if used.all() else packed[used]
+            z = standardize_packed(rows, width, stats.freq[used], dtype=dtype)
+        else:
+            if decoded is None:
+                decoded = decode_packed(packed[used], n_fam)[:, columns]
+            else:
+                decoded = decoded[used][:, :width]
+            z = standardize(decoded, stats.freq[used], dtype=dtype, missing=missing)
+        yield StreamedBlock(snps=snps, stats=stats, reason=why, z=z, missing=missing)
+
+
+__all__ = ["BedReader", "SnpFilter", "StreamedBlock", "stream_blocks"]
