@@ -279,8 +279,6 @@ def _freq_columns(path: Path, header: list[str]) -> dict[str, int]:
     )
 
 
-
-
 @dataclass(frozen=True)
 class FreqResult:
     """What :func:`frequency_table` wrote."""

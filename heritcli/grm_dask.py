@@ -108,7 +108,7 @@ def build_grm_distributed(
     command: str = "",
     reporter: Reporter | None = None,
 ) -> MakeGrmResult:
-    """Build the GRM on the dask cluster at ``options.scheduler`` (see the module notes)."""
+    """Build the GRM on the dask cluster at ``options.scheduler`` (see the module docstring)."""
     from heritcli.core.grm import part_bounds
     from heritcli.grm_merge import assemble_rows
     from heritcli.grm_parts import band_plan, fixed_frequencies

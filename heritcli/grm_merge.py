@@ -3,7 +3,7 @@
 **Parts** (``P.part_N_I.h5`` from ``make-grm --part I/N``).  The parts must be
 complete (every ``I`` of ``1..N`` once), and consistent: same samples, same
 SNPs used, same allele frequencies (hashes recorded by each part), same options
-and number of SNPs.  The merged GRM has the bands' float64 values, stored as
+and number of SNPs.  The merged GRM has the bands' values, stored as
 the one-shot run stores them, so it equals the one-shot GRM bit for bit
 (same fingerprint).
 

@@ -291,7 +291,7 @@ def build_grm_part(
     command: str = "",
     reporter: Reporter | None = None,
 ) -> GrmPartResult:
-    """Compute part I of N of a GRM and write ``OUT.part_N_I.h5`` (see the module notes)."""
+    """Compute part I of N of a GRM and write ``OUT.part_N_I.h5`` (see the module docstring)."""
     from heritcli.core.grm import part_bounds
     from heritcli.io.atomic import check_writable_dir
     from heritcli.io.grm_artifact import read_grm_part, write_grm_part

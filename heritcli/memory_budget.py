@@ -195,7 +195,9 @@ def check_budget(
     precision = str(kwargs.get("precision", "float32"))
     other = "float64" if precision == "float32" else "float32"
     other_need = grm_memory(
-        n_samples, small_block, **{**kwargs, "precision": other}  # type: ignore[arg-type]
+        n_samples,
+        small_block,
+        **{**kwargs, "precision": other},  # type: ignore[arg-type]
     )
     if other_need.total <= budget:
         options.append(f"--dtype {other} ({format_bytes(other_need.total)})")
@@ -204,8 +206,7 @@ def check_budget(
         options.append(f"at most {fitting} samples (--keep)")
     hint = "what would fit: " + "; ".join(options) if options else None
     raise UsageError(
-        f"{what} needs about {estimate.describe()}, more than --memory "
-        f"{format_bytes(budget)}",
+        f"{what} needs about {estimate.describe()}, more than --memory {format_bytes(budget)}",
         hint=hint,
     )
 

@@ -95,6 +95,7 @@ Monomorphic SNPs are dropped.
 @click.option(
     "--freq",
     metavar="FILE",
+    type=click.Path(),
     default=None,
     help="Allele frequencies to standardize with: herit freq's .freq, plink1.9 .frq or "
     "plink2 .afreq [default: counted from the genotypes of the samples kept].",
@@ -212,10 +213,11 @@ disjoint SNPs; K = sum_c N_c K_c / sum_c N_c, N_c the pairwise SNP counts.
         ),
     ],
 )
-@click.argument("grms", metavar="GRM.h5...", nargs=-1)
+@click.argument("grms", metavar="GRM.h5...", nargs=-1, type=click.Path())
 @click.option(
     "--mgrm",
     metavar="FILE",
+    type=click.Path(),
     default=None,
     help="A file listing the GRMs to merge, one per line (as GCTA --mgrm).",
 )
@@ -321,7 +323,7 @@ The files are read by GCTA (--grm P), plink and LDAK.
         ("For GCTA, plink or LDAK", "herit export-grm mice.h5 --out mice"),
     ],
 )
-@click.argument("grm", metavar="GRM.h5")
+@click.argument("grm", metavar="GRM.h5", type=click.Path())
 @click.option("--out", required=True, metavar="P", help="Output prefix of the GCTA files.")
 @verbosity_options
 @click.pass_context

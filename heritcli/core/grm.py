@@ -72,7 +72,7 @@ def blas_chunk_snps(n_samples: int) -> int:
 
     Every product of the accumulation (whole matrix or row band, any block size)
     is taken over consecutive chunks of this many SNPs, the last one padded with
-    zeros.  Notes of :class:`GrmAccumulator` say why.
+    zeros.  :class:`GrmAccumulator` explains why.
     """
     target = CHUNK_BYTES_TARGET // (4 * max(n_samples, 1))
     chunk = MIN_CHUNK_SNPS

@@ -16,7 +16,8 @@ A *part* of a GRM (``make-grm --part I/N``, file ``P.part_N_I.h5``) is a GRM
 artifact whose root attribute ``grm_part`` is ``"I/N"`` and which holds, instead
 of ``/grm``, a row band of the lower triangle::
 
-    /part/values      (r1 - r0, r1) float64: rows r0:r1, columns 0:r1 (0 above the diagonal)
+    /part/values      (r1 - r0, r1) in the GRM's dtype: rows r0:r1, columns 0:r1 (0 above
+                      the diagonal)
     /part/n_pairs     (r1 - r0, r1) pair counts (only when a genotype was missing)
     /samples, /snps   as in a GRM
 
@@ -299,7 +300,7 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class GrmPart:
-    """A part of a GRM on disk (see the module notes); the band is read on demand."""
+    """A part of a GRM on disk (see the module docstring); the band is read on demand."""
 
     path: Path
     fid: np.ndarray
@@ -340,7 +341,8 @@ def write_grm_part(
     """Write one part (a row band of the lower triangle) atomically; return its fingerprint.
 
     ``values`` are the float64 GRM entries of rows ``row_start:row_start + r``
-    and columns ``0:row_start + r``; ``counts`` the pair counts (or None).
+    and columns ``0:row_start + r`` (stored in ``dtype``, as the merged GRM
+    stores them); ``counts`` the pair counts (or None).
     """
     import h5py
 
@@ -356,7 +358,9 @@ def write_grm_part(
         write_strings(samples, "fid", fid)
         write_strings(samples, "iid", iid)
         group = handle.create_group("part")
-        stored = np.asarray(values, dtype=np.float64)
+        # Stored as the merged GRM will be: the cast of the float64 value, exactly what the
+        # one-shot run stores, at half the size for float32.
+        stored = np.asarray(values, dtype=np.dtype(dtype))
         group.create_dataset("values", data=stored, chunks=chunk)
         digest.update(np.ascontiguousarray(stored).tobytes())
         if counts is not None:
