@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -57,6 +57,16 @@ def _loaded_blas() -> list[str]:
     return libraries
 
 
+def library_candidates() -> Iterator[str]:
+    """BLAS libraries to look for CBLAS symbols in: scipy's bundled OpenBLAS first.
+
+    The libraries loaded in the process (after importing :mod:`scipy.linalg`, which is slow)
+    are only listed when the bundled ones are exhausted.
+    """
+    yield from _scipy_bundled_blas()
+    yield from _loaded_blas()
+
+
 def load_blas() -> None:
     """Load the BLAS that :func:`syrk_lower` will call.
 
@@ -70,11 +80,10 @@ def load_blas() -> None:
 @lru_cache(maxsize=2)
 def _cblas_syrk(prefix: str) -> tuple[Callable[..., None], bool] | None:
     """The ctypes function for ``cblas_{s,d}syrk`` of scipy's BLAS (or another loaded one)."""
-    found = _find_cblas(prefix, _scipy_bundled_blas())
-    return found if found is not None else _find_cblas(prefix, _loaded_blas())
+    return _find_cblas(prefix, library_candidates())
 
 
-def _find_cblas(prefix: str, libraries: list[str]) -> tuple[Callable[..., None], bool] | None:
+def _find_cblas(prefix: str, libraries: Iterable[str]) -> tuple[Callable[..., None], bool] | None:
     for path in libraries:
         try:
             library = ctypes.CDLL(path)

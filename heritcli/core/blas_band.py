@@ -48,22 +48,14 @@ _SYRK_NAMES: tuple[tuple[str, bool], ...] = (
 )
 
 
-def _blas_libraries() -> list[str]:
-    import scipy.linalg.blas  # noqa: F401  (makes sure scipy's BLAS is loaded)
-    from threadpoolctl import threadpool_info
-
-    paths = [i["filepath"] for i in threadpool_info() if i.get("user_api") == "blas"]
-    # scipy's own library first: its kernels are what scipy.linalg (and blas.py) use.
-    paths.sort(key=lambda path: "scipy" not in path)
-    return paths
-
-
 @lru_cache(maxsize=4)
 def _cblas(routine: str, prefix: str) -> Callable[..., None] | None:
     """The ctypes function for ``cblas_{prefix}{routine}`` of the loaded BLAS, or None."""
     names = _GEMM_NAMES if routine == "gemm" else _SYRK_NAMES
     real = ctypes.c_float if prefix == "s" else ctypes.c_double
-    for path in _blas_libraries():
+    from heritcli.core.blas import library_candidates
+
+    for path in library_candidates():
         try:
             library = ctypes.CDLL(path)
         except OSError:
