@@ -113,23 +113,10 @@ phenotype.
 @verbosity_options
 @click.pass_context
 def plot_profile_command(ctx: click.Context, **kw: Any) -> None:
+    from heritcli.cli.reml_commands import reml_options
     from heritcli.plot import plot_profile
-    from heritcli.reml_run import RemlOptions
 
-    options = RemlOptions(
-        grm=kw["grm"],
-        pheno=kw["pheno"],
-        mpheno=kw["mpheno"],
-        pheno_name=kw["pheno_name"],
-        all_pheno=kw["all_pheno"],
-        covar=kw["covar"],
-        qcovar=kw["qcovar"],
-        keep=kw["keep"],
-        remove=kw["remove"],
-        method=kw["method"],
-        constrain=not kw["no_constrain"],
-    )
-    options.validate()
+    options = reml_options(kw)
     with run_logged(ctx, None, quiet=kw["quiet"], verbose=kw["verbose"]) as rep:
         result = plot_profile(options, kw["out"], points=kw["points"], dpi=kw["dpi"], reporter=rep)
         for name, numbers in result.summary.items():

@@ -131,26 +131,15 @@ and P.dropped.tsv when samples were left out; prints a table.
 @verbosity_options
 @click.pass_context
 def reml_command(ctx: click.Context, **kw: Any) -> None:
-    from heritcli.reml_run import RemlOptions, fit_reml
+    from heritcli.reml_run import fit_reml
 
-    options = RemlOptions(
-        grm=kw["grm"],
-        pheno=kw["pheno"],
-        mpheno=kw["mpheno"],
-        pheno_name=kw["pheno_name"],
-        all_pheno=kw["all_pheno"],
-        covar=kw["covar"],
-        qcovar=kw["qcovar"],
-        keep=kw["keep"],
-        remove=kw["remove"],
-        method=kw["method"],
-        constrain=not kw["no_constrain"],
+    options = reml_options(
+        kw,
         prevalence=kw["prevalence"],
         eigen=kw["eigen"],
         cache_eigen=not kw["no_cache"],
         threads=kw["threads"],
     )
-    options.validate()
     prefix = kw["out"]
     with run_logged(ctx, log_path_for(prefix), quiet=kw["quiet"], verbose=kw["verbose"]) as rep:
         report = fit_reml(options, reporter=rep)
@@ -171,6 +160,32 @@ def reml_command(ctx: click.Context, **kw: Any) -> None:
             click.echo(json.dumps(to_plain(report), indent=2))
         elif not kw["quiet"]:
             rep.result(result_table(report))
+
+
+def reml_options(kw: dict[str, Any], **extra: Any) -> Any:
+    """Validated :class:`~heritcli.reml_run.RemlOptions` from the model options of ``reml``.
+
+    ``kw`` holds the parsed GRM, phenotype, covariate, sample and model options (as
+    ``reml`` and ``plot profile`` declare them); ``extra`` sets the remaining fields.
+    """
+    from heritcli.reml_run import RemlOptions
+
+    options = RemlOptions(
+        grm=kw["grm"],
+        pheno=kw["pheno"],
+        mpheno=kw["mpheno"],
+        pheno_name=kw["pheno_name"],
+        all_pheno=kw["all_pheno"],
+        covar=kw["covar"],
+        qcovar=kw["qcovar"],
+        keep=kw["keep"],
+        remove=kw["remove"],
+        method=kw["method"],
+        constrain=not kw["no_constrain"],
+        **extra,
+    )
+    options.validate()
+    return options
 
 
 def write_reml_outputs(report: Any, prefix: str, command: str) -> list[str]:
