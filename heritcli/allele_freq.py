@@ -98,17 +98,21 @@ def count_alleles(
         ``freq = (2·n_AA + n_Aa) / (2·n_called)`` for the counted SNPs (NaN elsewhere
         and where every call is missing).
     """
+    from heritcli.core.bedkernels import kernels_available, scan_rows
     from heritcli.core.packed import code_counts, frequencies_from_codes
     from heritcli.core.standardize import block_stats
     from heritcli.io.plink import decode_packed, missing_positions
 
+    compiled = kernels_available()
     freq = np.full(n_bim, np.nan)
     n_called = np.zeros(n_bim, dtype=np.int64)
     n_missing = np.zeros(n_bim, dtype=np.int64)
     for start in range(0, snps.size, block):
         chunk = snps[start : start + block]
         packed = read_packed_snps(reader, chunk)
-        if sample_index is None:
+        if compiled:
+            f, called, missed = frequencies_from_codes(scan_rows(packed, n_fam, sample_index)[0])
+        elif sample_index is None:
             f, called, missed = frequencies_from_codes(code_counts(packed, n_fam))
         else:
             counts = decode_packed(packed, n_fam)[:, sample_index]

@@ -180,9 +180,19 @@ def parse_chrom_list(text: str) -> tuple[str, ...]:
 
 
 def auto_block_snps(n_samples: int) -> int:
-    """Block size giving about :data:`BLOCK_BYTES_TARGET` of float32 genotypes."""
+    """Block size giving about :data:`BLOCK_BYTES_TARGET` of float32 genotypes.
+
+    Rounded to a multiple of the SNPs per BLAS call
+    (:func:`heritcli.core.grm.blas_chunk_snps`; at least one call), so that the
+    accumulator multiplies each block where it lies instead of copying its
+    leftover rows into the next call's buffer.
+    """
+    from heritcli.core.grm import blas_chunk_snps
+
     size = BLOCK_BYTES_TARGET // (4 * max(n_samples, 1))
-    return int(min(max(size, 256), 16384) // 64 * 64)
+    size = int(min(max(size, 256), 16384) // 64 * 64)
+    chunk = blas_chunk_snps(n_samples)
+    return max(chunk, size // chunk * chunk)
 
 
 def memory_estimate(
@@ -416,6 +426,23 @@ def plan_block(
     return block, estimate
 
 
+def overlap_decoding(n_threads: int) -> bool:
+    """Whether to decode the next block while BLAS adds this one (in a worker thread).
+
+    Only with numpy decoding on two or more threads.  The compiled kernels decode
+    a block in a few percent of the time its BLAS update takes; run alongside,
+    they would time-share the cores with the BLAS threads and slow both (measured
+    on 2 cores: the products took 20-30 % longer and decoding four times as long),
+    so blocks are then decoded and added one after the other.  numpy decoding
+    costs about a third of the products and holds the GIL, which the ctypes BLAS
+    call releases, so overlapping it pays.  On one thread there is nothing to
+    overlap with.
+    """
+    from heritcli.core.bedkernels import kernels_available
+
+    return n_threads > 1 and not kernels_available()
+
+
 def build_grm(
     options: MakeGrmOptions,
     *,
@@ -448,7 +475,7 @@ def build_whole_grm(
     reporter: Reporter | None = None,
 ) -> MakeGrmResult:
     """Stream the ``.bed`` once and write the GRM artifact (see :func:`heritcli.api.make_grm`)."""
-    from heritcli.core.grm import GrmAccumulator, grm_rows, symmetrize_lower
+    from heritcli.core.grm import GrmAccumulator, row_source
     from heritcli.grm_stream import SnpFilter, stream_blocks
     from heritcli.io.atomic import check_writable_dir
     from heritcli.io.grm_artifact import write_grm_artifact
@@ -475,8 +502,7 @@ def build_whole_grm(
         reporter.task("make-grm", total=int(candidates.size), unit="SNPs") as progress,
     ):
         reporter.detail(f"threads: {n_threads}; BLAS: {_describe_blas()}")
-        # With two or more threads the BLAS update of one block runs in a worker thread
-        # (it releases the GIL) while this thread decodes and standardizes the next block.
+        overlap = overlap_decoding(n_threads)
         pending: Future[None] | None = None
         stream = stream_blocks(
             fileset,
@@ -486,6 +512,8 @@ def build_whole_grm(
             snp_filter,
             dtype=z_dtype,
             freq=inputs.freq,
+            # A block's z is added before the one after next (overlapped: the next) is decoded.
+            buffers=2 if overlap else 1,
         )
         for streamed in stream:
             freq[streamed.snps] = streamed.stats.freq
@@ -493,8 +521,7 @@ def build_whole_grm(
             if pending is not None:
                 pending.result()
             z = streamed.z
-            if n_threads == 1:
-                # One core: overlapping would only time-share it; add in this thread.
+            if not overlap:
                 if z.shape[0]:
                     acc.add(z, streamed.missing)
             else:
@@ -507,15 +534,12 @@ def build_whole_grm(
     if sums.n_snps == 0:
         raise DataError("no variants passed the filters " + _reason_counts_text(reason))
     t1 = time.perf_counter()
-    symmetrize_lower(sums.zz)
-    if sums.ss is not None:
-        symmetrize_lower(sums.ss)
     fid = fileset.fam.fid[inputs.sample_index]
     iid = fileset.fam.iid[inputs.sample_index]
     fingerprint = write_grm_artifact(
         target,
         n_samples=n,
-        rows=lambda start, stop: grm_rows(sums, start, stop),
+        rows=row_source(sums, options.dtype),
         has_n_pairs=sums.ss is not None,
         fid=fid,
         iid=iid,
@@ -583,11 +607,18 @@ def finished_result(
 
 
 def _describe_blas() -> str:
-    import scipy.linalg.blas  # noqa: F401  (loads scipy's BLAS so that it is reported)
-
+    """The BLAS libraries in use and the genotype decoder, for the log."""
+    from heritcli.core.bedkernels import describe_kernels
+    from heritcli.core.blas import uses_ctypes_blas
     from heritcli.threads import describe_blas
 
-    return describe_blas()
+    if not uses_ctypes_blas():
+        # syrk_lower will go through scipy.linalg.blas: load it now so that it is reported
+        # (when scipy's OpenBLAS was opened directly, importing scipy.linalg would only
+        # cost start-up time).
+        import scipy.linalg.blas  # noqa: F401
+
+    return f"{describe_blas()}; genotypes: {describe_kernels()}"
 
 
 def _reason_counts(reason: np.ndarray) -> dict[str, int]:

@@ -13,8 +13,8 @@ range; a task reads the ``.bed`` itself — workers must see the same file
 system — and returns its band (:func:`heritcli.grm_parts.compute_band`).  The
 row ranges are those of ``make-grm --part I/N`` with N = the worker threads, so
 each task does about the same work; the bands are assembled into the artifact
-as ``merge-grm`` does.  The result is therefore the same GRM as the local run,
-bit for bit.
+as ``merge-grm`` does.  The result therefore equals the local run as merged
+parts equal the one-shot GRM (:func:`heritcli.core.grm.bands_match_whole`).
 
 Memory: the client holds the bands, about ``8·n²/2`` bytes (twice that when
 genotypes are missing); a worker needs what a part of the same rows needs.

@@ -4,8 +4,10 @@
 complete (every ``I`` of ``1..N`` once), and consistent: same samples, same
 SNPs used, same allele frequencies (hashes recorded by each part), same options
 and number of SNPs.  The merged GRM has the bands' values, stored as
-the one-shot run stores them, so it equals the one-shot GRM bit for bit
-(same fingerprint).
+the one-shot run stores them, so it equals the one-shot GRM: bit for bit (same
+fingerprint) on BLAS kernels that round a band as they round the whole matrix,
+else to the rounding of float32 products (see
+:func:`heritcli.core.grm.bands_match_whole`).
 
 **Disjoint SNP sets** (e.g. one GRM per chromosome, GCTA's ``--mgrm`` merge).
 With ``K_c`` the GRM and ``N_c`` the pair counts of set ``c`` (the number of

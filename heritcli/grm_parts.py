@@ -12,7 +12,8 @@ GCTA's ``--make-grm-part`` does).  Each part reads the whole ``.bed``:
 2. the second pass streams the same SNP blocks as the one-shot run
    (:func:`heritcli.grm_stream.stream_blocks`) and accumulates the band
    (:class:`heritcli.core.grm.GrmAccumulator` with ``rows``), so the merged parts
-   equal the one-shot GRM bit for bit.
+   equal the one-shot GRM (bit for bit where the BLAS rounds bands as it rounds
+   the whole matrix: :func:`heritcli.core.grm.bands_match_whole`).
 
 The part is written as ``P.part_N_I.h5`` (:func:`heritcli.io.grm_artifact.write_grm_part`)
 only when complete; it records the samples, the SNPs used, a hash of their
@@ -134,17 +135,22 @@ def compute_band(
 ) -> GrmBand:
     """Accumulate rows ``rows`` of the lower triangle from the ``.bed`` (BLAS threads as set).
 
-    The BLAS update of one block runs in a worker thread while this thread
-    decodes and standardizes the next, as in the one-shot run.
+    Blocks are decoded and added as in the one-shot run
+    (:func:`heritcli.grm_build.overlap_decoding`): one after the other with the
+    compiled kernels, else the BLAS update of one block runs in a worker thread
+    while this thread decodes and standardizes the next.
     """
     from heritcli.core.grm import GrmAccumulator, band_rows
+    from heritcli.grm_build import overlap_decoding
     from heritcli.grm_stream import stream_blocks
+    from heritcli.threads import blas_threads
 
     r0, r1 = rows
     acc = GrmAccumulator(
         plan.n_samples, precision=plan.precision, max_snps=int(plan.candidates.size), rows=rows
     )
     z_dtype = np.float64 if plan.precision == "float64" else np.float32
+    overlap = overlap_decoding(blas_threads())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="herit-band") as pool:
         pending: Future[None] | None = None
         stream = stream_blocks(
@@ -156,12 +162,18 @@ def compute_band(
             dtype=z_dtype,
             width=r1,
             counts=plan.counts,
+            # A block's z is added before the one after next (overlapped: the next) is decoded.
+            buffers=2 if overlap else 1,
         )
         for streamed in stream:
             if pending is not None:
                 pending.result()
             z = streamed.z
-            pending = pool.submit(acc.add, z, streamed.missing) if z.shape[0] else None
+            if not overlap:
+                if z.shape[0]:
+                    acc.add(z, streamed.missing)
+            else:
+                pending = pool.submit(acc.add, z, streamed.missing) if z.shape[0] else None
             if progress is not None:
                 progress.advance(int(streamed.snps.size))
         if pending is not None:

@@ -120,6 +120,7 @@ def stream_blocks(
     width: int | None = None,
     counts: SnpCounts | None = None,
     freq: np.ndarray | None = None,
+    buffers: int = 0,
 ) -> Iterator[StreamedBlock]:
     """Yield the standardized genotypes of ``candidates``, ``block`` SNPs at a time.
 
@@ -144,64 +145,160 @@ def stream_blocks(
         they are computed from each block.
     freq : ndarray of float64, optional
         Frequencies (per ``.bim`` variant) that replace the computed ones (``--freq``).
+    buffers : int, optional
+        With ``buffers = k > 0`` the ``z`` of consecutive blocks are written into
+        ``k`` buffers in turn, so a block's ``z`` is overwritten ``k`` blocks later:
+        a consumer that is done with each block before asking for the one after
+        next may pass 2 and save the page faults of a fresh ``block × width``
+        array per block (as much time as decoding it).  0 (the default): a new
+        array per block.
+
+    Notes
+    -----
+    The compiled kernels (:mod:`heritcli.core.bedkernels`) are used when they are
+    built; otherwise numpy does the same work.  Both give identical blocks.
     """
-    from heritcli.core.packed import code_counts, frequencies_from_codes, standardize_packed
-    from heritcli.core.standardize import BlockStats, block_stats, standardize
-    from heritcli.io.plink import decode_packed, missing_positions
+    from heritcli.core.bedkernels import kernels_available
 
     n_fam = reader.n_samples
     n_kept = n_fam if sample_index is None else int(sample_index.size)
     width = n_kept if width is None else width
     if width < n_kept and counts is None:
         raise ValueError("a band of columns needs frequencies fixed beforehand")
-    columns = sample_index if sample_index is None else sample_index[:width]
-    empty = np.empty(0, dtype=np.int64)
+    spec = _StreamSpec(
+        n_fam,
+        sample_index,
+        width,
+        counts,
+        freq,
+        snp_filter,
+        dtype,
+        _BufferPool(buffers, block, width, dtype),
+    )
+    decode = _decode_compiled if kernels_available() else _decode_numpy
     for start in range(0, candidates.size, block):
         snps = candidates[start : start + block]
-        packed = read_packed_snps(reader, snps)
-        decoded = None
-        if counts is not None:
-            stats = counts.block(snps)
-            if sample_index is None:
-                if stats.n_missing.any():
-                    miss_rows, miss_cols = missing_positions(packed, n_fam)
-                else:
-                    miss_rows = miss_cols = empty
-            else:
-                miss_rows, miss_cols = missing_positions(packed, n_fam, sample_index)
-        elif sample_index is None:
-            # Every sample: frequencies and z straight from the packed bytes.
-            stats = BlockStats(*frequencies_from_codes(code_counts(packed, n_fam)))
-            if stats.n_missing.any():
-                miss_rows, miss_cols = missing_positions(packed, n_fam)
-            else:
-                miss_rows = miss_cols = empty
+        yield decode(read_packed_snps(reader, snps), snps, spec)
+
+
+class _BufferPool:
+    """``k`` arrays of ``block × width`` handed out in turn (none when ``k`` is 0)."""
+
+    def __init__(self, k: int, block: int, width: int, dtype: type[np.floating]) -> None:
+        self._arrays = [np.empty((block, width), dtype=dtype) for _ in range(k)]
+        self._next = 0
+
+    def take(self, rows: int) -> np.ndarray | None:
+        if not self._arrays:
+            return None
+        array = self._arrays[self._next]
+        self._next = (self._next + 1) % len(self._arrays)
+        return array[:rows]
+
+
+@dataclass(frozen=True)
+class _StreamSpec:
+    """What every block of one stream is decoded with (see :func:`stream_blocks`)."""
+
+    n_fam: int
+    sample_index: np.ndarray | None
+    width: int
+    counts: SnpCounts | None
+    freq: np.ndarray | None
+    snp_filter: Callable[[Any], np.ndarray]
+    dtype: type[np.floating]
+    pool: _BufferPool
+
+    @property
+    def n_kept(self) -> int:
+        return self.n_fam if self.sample_index is None else int(self.sample_index.size)
+
+
+def _select_used(
+    stats: Any, snps: np.ndarray, spec: _StreamSpec, miss_rows: np.ndarray, miss_cols: np.ndarray
+) -> tuple[Any, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Frequencies as used, reasons, used mask and the missing calls of the used SNPs."""
+    from heritcli.core.standardize import BlockStats
+
+    if spec.freq is not None:
+        stats = BlockStats(spec.freq[snps], stats.n_called, stats.n_missing)
+    why = spec.snp_filter(stats)
+    used = why == ""
+    if spec.width < spec.n_kept and miss_rows.size:
+        inside = miss_cols < spec.width
+        miss_rows, miss_cols = miss_rows[inside], miss_cols[inside]
+    if not used.all():
+        kept = used[miss_rows]
+        miss_rows = (np.cumsum(used) - 1)[miss_rows[kept]]
+        miss_cols = miss_cols[kept]
+    missing = (miss_rows, miss_cols) if miss_rows.size else None
+    return stats, why, used, missing
+
+
+def _decode_compiled(packed: np.ndarray, snps: np.ndarray, spec: _StreamSpec) -> StreamedBlock:
+    """One block through the compiled kernels: one scan, one standardizing pass."""
+    from heritcli.core.bedkernels import scan_rows, standardize_rows
+    from heritcli.core.packed import code_values, frequencies_from_codes
+    from heritcli.core.standardize import BlockStats
+
+    tally, miss_rows, miss_cols = scan_rows(packed, spec.n_fam, spec.sample_index)
+    if spec.counts is not None:
+        stats = spec.counts.block(snps)
+    else:
+        stats = BlockStats(*frequencies_from_codes(tally))
+    stats, why, used, missing = _select_used(stats, snps, spec, miss_rows, miss_cols)
+    rows = packed if used.all() else packed[used]
+    columns = None if spec.sample_index is None else spec.sample_index[: spec.width]
+    z = standardize_rows(
+        rows,
+        code_values(stats.freq[used], spec.dtype),
+        spec.width,
+        columns,
+        spec.n_fam,
+        out=spec.pool.take(rows.shape[0]),
+    )
+    return StreamedBlock(snps=snps, stats=stats, reason=why, z=z, missing=missing)
+
+
+def _decode_numpy(packed: np.ndarray, snps: np.ndarray, spec: _StreamSpec) -> StreamedBlock:
+    """One block with numpy alone (no compiled kernels): the reference route."""
+    from heritcli.core.packed import code_counts, frequencies_from_codes, standardize_packed
+    from heritcli.core.standardize import BlockStats, block_stats, standardize
+    from heritcli.io.plink import decode_packed, missing_positions
+
+    n_fam, index, width = spec.n_fam, spec.sample_index, spec.width
+    empty = np.empty(0, dtype=np.int64)
+    decoded = None
+    if spec.counts is not None:
+        stats = spec.counts.block(snps)
+        if index is not None:
+            miss_rows, miss_cols = missing_positions(packed, n_fam, index)
+        elif stats.n_missing.any():
+            miss_rows, miss_cols = missing_positions(packed, n_fam)
         else:
-            decoded = decode_packed(packed, n_fam)[:, sample_index]
-            miss_rows, miss_cols = missing_positions(packed, n_fam, sample_index)
-            stats = block_stats(decoded, n_missing=np.bincount(miss_rows, minlength=snps.size))
-        if freq is not None:
-            stats = BlockStats(freq[snps], stats.n_called, stats.n_missing)
-        why = snp_filter(stats)
-        used = why == ""
-        if width < n_kept and miss_rows.size:
-            inside = miss_cols < width
-            miss_rows, miss_cols = miss_rows[inside], miss_cols[inside]
-        if not used.all():
-            kept = used[miss_rows]
-            miss_rows = (np.cumsum(used) - 1)[miss_rows[kept]]
-            miss_cols = miss_cols[kept]
-        missing = (miss_rows, miss_cols) if miss_rows.size else None
-        if sample_index is None:
-            rows = packed if used.all() else packed[used]
-            z = standardize_packed(rows, width, stats.freq[used], dtype=dtype)
+            miss_rows = miss_cols = empty
+    elif index is None:
+        # Every sample: frequencies and z straight from the packed bytes.
+        stats = BlockStats(*frequencies_from_codes(code_counts(packed, n_fam)))
+        if stats.n_missing.any():
+            miss_rows, miss_cols = missing_positions(packed, n_fam)
         else:
-            if decoded is None:
-                decoded = decode_packed(packed[used], n_fam)[:, columns]
-            else:
-                decoded = decoded[used][:, :width]
-            z = standardize(decoded, stats.freq[used], dtype=dtype, missing=missing)
-        yield StreamedBlock(snps=snps, stats=stats, reason=why, z=z, missing=missing)
+            miss_rows = miss_cols = empty
+    else:
+        decoded = decode_packed(packed, n_fam)[:, index]
+        miss_rows, miss_cols = missing_positions(packed, n_fam, index)
+        stats = block_stats(decoded, n_missing=np.bincount(miss_rows, minlength=snps.size))
+    stats, why, used, missing = _select_used(stats, snps, spec, miss_rows, miss_cols)
+    if index is None:
+        rows = packed if used.all() else packed[used]
+        z = standardize_packed(rows, width, stats.freq[used], dtype=spec.dtype)
+    else:
+        if decoded is None:
+            decoded = decode_packed(packed[used], n_fam)[:, index[:width]]
+        else:
+            decoded = decoded[used][:, :width]
+        z = standardize(decoded, stats.freq[used], dtype=spec.dtype, missing=missing)
+    return StreamedBlock(snps=snps, stats=stats, reason=why, z=z, missing=missing)
 
 
 __all__ = ["BedReader", "SnpFilter", "StreamedBlock", "stream_blocks"]

@@ -1,8 +1,10 @@
 """make-grm in parts: row bands of the lower triangle, merged into the one-shot GRM.
 
 Oracles: the one-shot run of the same command (bit-for-bit equality of the
-stored matrices and of the artifact fingerprint, which hashes the stored bytes),
-and a dense float64 ``Z Zᵀ / N`` from the decoded genotypes.
+stored matrices and of the artifact fingerprint, which hashes the stored bytes,
+where the BLAS rounds bands as it rounds the whole matrix, else agreement to the
+rounding of float32 products; see :func:`helpers.assert_same_grm`), and a dense
+float64 ``Z Zᵀ / N`` from the decoded genotypes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import random_counts
+from helpers import assert_same_grm, random_counts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +24,7 @@ from heritcli.core.blas_band import band_update
 from heritcli.core.grm import (
     GrmAccumulator,
     band_rows,
+    bands_match_whole,
     blas_chunk_snps,
     dense_grm,
     grm_rows,
@@ -128,9 +131,12 @@ def test_band__equals_rows_of_the_whole_accumulation(precision: str) -> None:
         got, got_counts = band_rows(band)
         lower = np.arange(r1)[None, :] <= (r0 + np.arange(r1 - r0))[:, None]
         np.testing.assert_array_equal(got_counts[lower], counts[r0:r1, :r1][lower])
-        if precision == "float32":
+        if precision == "float32" and bands_match_whole():
             # Same chunks of blas_chunk_snps(n) SNPs, same flushes: bit for bit.
             np.testing.assert_array_equal(got[lower], values[r0:r1, :r1][lower])
+        elif precision == "float32":
+            # Kernels that round an entry by where it falls in the call: float32 products.
+            np.testing.assert_allclose(got[lower], values[r0:r1, :r1][lower], rtol=0, atol=1e-6)
         else:
             # dgemm and dsyrk kernels may order their inner sums differently (see GrmAccumulator).
             np.testing.assert_allclose(got[lower], values[r0:r1, :r1][lower], rtol=0, atol=1e-13)
@@ -151,11 +157,7 @@ def test_parts__merged_equal_one_shot_exactly(
     paths = sorted(tmp_path.glob(f"g.part_{n_parts}_*.h5"))
     assert len(paths) == n_parts
     merge_grm(paths[::-1], tmp_path / "merged")
-    values, pairs, fingerprint = _read(tmp_path / "merged.h5")
-    expected, expected_pairs, expected_fingerprint = _read(one_shot)
-    np.testing.assert_array_equal(values, expected)
-    np.testing.assert_array_equal(pairs, expected_pairs)
-    assert fingerprint == expected_fingerprint
+    assert_same_grm(tmp_path / "merged.h5", one_shot)
 
 
 def test_parts__equal_dense_oracle(fileset: Path, tmp_path: Path) -> None:
@@ -228,10 +230,9 @@ def test_freq_file__herit_table_reproduces_the_computed_grm(
     for index in (1, 2):
         make_grm(fileset, out=tmp_path / "g", part=f"{index}/2", freq=table.path)
     merge_grm(sorted(tmp_path.glob("g.part_2_*.h5")), tmp_path / "m")
-    expected = _read(one_shot)
     # Frequencies are written with repr(), so they read back to the same float64.
-    assert _read(tmp_path / "with_freq.h5")[2] == expected[2]
-    assert _read(tmp_path / "m.h5")[2] == expected[2]
+    assert _read(tmp_path / "with_freq.h5")[2] == _read(one_shot)[2]
+    assert_same_grm(tmp_path / "m.h5", one_shot)
 
 
 def _plink_frequency_files(tmp_path: Path) -> tuple[Path, np.ndarray, Path, Path]:

@@ -20,10 +20,13 @@ sparse products for blocks with few missing calls, a ``syrk`` otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
+from heritcli.core.bedkernels import add_missing_pairs, flush_lower, kernels_available
 from heritcli.core.blas import syrk_lower
 from heritcli.core.blas_band import band_update
 
@@ -72,13 +75,22 @@ def blas_chunk_snps(n_samples: int) -> int:
 
     Every product of the accumulation (whole matrix or row band, any block size)
     is taken over consecutive chunks of this many SNPs, the last one padded with
-    zeros.  :class:`GrmAccumulator` explains why.
+    zeros to :func:`tail_chunk_snps` SNPs.  :class:`GrmAccumulator` explains why.
     """
     target = CHUNK_BYTES_TARGET // (4 * max(n_samples, 1))
     chunk = MIN_CHUNK_SNPS
     while chunk * 2 <= min(target, MAX_CHUNK_SNPS):
         chunk *= 2
     return chunk
+
+
+def tail_chunk_snps(buffered: int, chunk: int) -> int:
+    """SNPs of the last BLAS call: the power of two from :data:`MIN_CHUNK_SNPS` up that holds
+    the ``buffered`` SNPs left over (never above ``chunk``)."""
+    size = min(MIN_CHUNK_SNPS, chunk)
+    while size < buffered:
+        size *= 2
+    return min(size, chunk)
 
 
 class GrmAccumulator:
@@ -100,25 +112,27 @@ class GrmAccumulator:
 
     Notes
     -----
-    Bit-for-bit agreement of a band with the same rows of the whole matrix.
+    Agreement of a band with the same rows of the whole matrix.
     The float32 products are taken over fixed chunks of :func:`blas_chunk_snps`
-    SNPs (a power of two that depends on ``n_samples`` only; the last chunk is
-    padded with zero rows, which add exact zeros), whatever the block sizes
-    given to :meth:`add`, and the float32 partial sums are added into float64
-    after exactly :data:`FLUSH_SNPS` SNPs.  Within one BLAS call each entry is a
-    sum over SNPs in an order set by the library's split of the inner
-    dimension; OpenBLAS splits ``syrk`` and (threaded) ``gemm`` at
-    ``(k + 1) / 2`` but single-threaded ``gemm`` at a multiple of its unroll
-    factor, which agree when ``k`` and the cache block are multiples of twice
-    the unroll factor — always so for power-of-two chunks (small products,
-    which OpenBLAS sends to other kernels, are avoided by
-    :func:`heritcli.core.blas_band.band_update`).  So the band's ``gemm``/``syrk``
-    and the whole matrix's ``syrk`` add the same terms in the same order, and a
-    float32 GRM merged from parts equals the one-shot GRM exactly; it is also
-    the same for any ``--block-snps``.  In float64 precision the kernels of ``dgemm`` and
-    ``dsyrk`` may order their inner sums differently (they do in OpenBLAS 0.3 on
-    AVX-512): bands then agree with the whole matrix to the rounding of float64
-    sums, about 1e-16 relative.
+    SNPs (a power of two that depends on ``n_samples`` only; the SNPs left over
+    at the end make one call of :func:`tail_chunk_snps` rows, padded with zero
+    rows, which add exact zeros), whatever the block sizes given to :meth:`add`,
+    and the float32 partial sums are added into float64 after exactly
+    :data:`FLUSH_SNPS` SNPs.  So a band and the whole matrix add the same terms
+    in the same groups, and the GRM is the same for any ``--block-snps``.
+    Within one BLAS call each entry is a sum over SNPs in an order set by the
+    kernels.  OpenBLAS splits ``syrk`` and (threaded) ``gemm`` at ``(k + 1) / 2``
+    but single-threaded ``gemm`` at a multiple of its unroll factor, which agree
+    for power-of-two chunks (small products, which OpenBLAS sends to other
+    kernels, are avoided by :func:`heritcli.core.blas_band.band_update`); with
+    its SkylakeX kernels every entry is then summed in the same order whatever
+    the call, and a float32 GRM merged from parts equals the one-shot GRM
+    exactly.  Its Haswell kernels order an entry's sum by where the entry falls
+    in the call, so a band then agrees with the whole matrix to the rounding of
+    the float32 products (:func:`bands_match_whole` tells which case holds).  In
+    float64 precision the kernels of ``dgemm`` and ``dsyrk`` may order their inner
+    sums differently (they do in OpenBLAS 0.3 on AVX-512): bands then agree with
+    the whole matrix to the rounding of float64 sums, about 1e-16 relative.
     """
 
     def __init__(
@@ -219,16 +233,21 @@ class GrmAccumulator:
             self._buffered = b - start
 
     def _drain(self) -> None:
-        """Multiply out the SNPs still buffered as one full chunk padded with zeros.
+        """Multiply out the SNPs still buffered, padded with zeros to a power of two.
 
-        Zero rows add exact zeros, and a call of the usual size splits its inner
-        dimension as every other call does.
+        Zero rows add exact zeros, and a call of a power-of-two size (at least
+        :data:`MIN_CHUNK_SNPS`) splits its inner dimension as the full chunks do;
+        the tail is not padded to a full chunk, which would cost up to a chunk of
+        useless products (6 % of a 2,000 × 50,000 GRM).  The tail's size depends on
+        the number of SNPs alone, so a band and the whole matrix still take the
+        same products.
         """
         if not self._buffered:
             return
         assert self._buffer is not None
-        self._buffer[self._buffered :] = 0
-        self._product(self._buffer)
+        size = tail_chunk_snps(self._buffered, self.chunk_snps)
+        self._buffer[self._buffered : size] = 0
+        self._product(self._buffer[:size])
         self._buffered = 0
 
     def _product(self, rows: np.ndarray) -> None:
@@ -252,8 +271,11 @@ class GrmAccumulator:
     def _flush(self) -> None:
         if self._partial is None or self._partial_snps == 0:
             return
-        self._zz += self._partial
-        self._partial.fill(0.0)
+        if kernels_available():
+            flush_lower(self._partial, self._zz, self.row_start)
+        else:
+            self._zz += self._partial
+            self._partial.fill(0.0)
         self._partial_snps = 0
 
     def _add_missing(self, rows: np.ndarray, cols: np.ndarray, n_rows: int) -> None:
@@ -261,8 +283,12 @@ class GrmAccumulator:
         if self._ss is None:
             self._ss = np.zeros(self._shape, dtype=self._count_dtype, order="F")
         if rows.size < SPARSE_MISSING_DENSITY * n_rows * self.width:
-            # Held as (SNP, sample) pairs; every pair of samples missing the same SNP adds
-            # one to S Sᵀ, computed for many blocks at once by one sparse product.
+            if kernels_available():
+                # Every pair of samples missing the same SNP adds one to S Sᵀ.
+                add_missing_pairs(rows, cols, self._ss, self.row_start)
+                return
+            # Held as (SNP, sample) pairs, multiplied out for many blocks at once by one
+            # sparse product.
             self._pending.append((rows.astype(np.int64) + self._pending_snps, cols))
             self._pending_snps += n_rows
             self._pending_calls += rows.size
@@ -362,6 +388,39 @@ def part_bounds(n_samples: int, n_parts: int) -> list[int]:
     return bounds
 
 
+@lru_cache(maxsize=2)
+def bands_match_whole(precision: str = "float32") -> bool:
+    """Whether this BLAS gives a band exactly the rows of the whole matrix (a quick probe).
+
+    A band is computed by ``gemm`` and ``syrk`` calls of other shapes than the
+    one-shot ``syrk``.  Every entry is the same sum of the same products, but
+    whether it is rounded the same way depends on the kernels: OpenBLAS's
+    SkylakeX kernels order each entry's sum alike whatever the call, its Haswell
+    kernels do not (the order depends on where the entry falls in the call).  So
+    parts merge into the one-shot GRM bit for bit on the former, and to the
+    rounding of the float32 products (about 1e-7 relative) on the latter.
+
+    The probe accumulates a random 300-sample problem over a full chunk and a tail
+    chunk as a whole and as three bands, and compares.
+    """
+    rng = np.random.default_rng(0)
+    n = 300
+    chunk = blas_chunk_snps(n)
+    dtype = np.float32 if precision == "float32" else np.float64
+    z = rng.standard_normal((chunk + 300, n)).astype(dtype)
+    whole = GrmAccumulator(n, precision=precision)
+    whole.add(z)
+    zz = whole.finish().zz
+    for r0, r1 in zip(part_bounds(n, 3)[:-1], part_bounds(n, 3)[1:], strict=True):
+        band = GrmAccumulator(n, precision=precision, rows=(r0, r1))
+        band.add(np.ascontiguousarray(z[:, :r1]))
+        got = band.finish().zz
+        lower = np.arange(r1)[None, :] <= (r0 + np.arange(r1 - r0))[:, None]
+        if not np.array_equal(got[lower], zz[r0:r1, :r1][lower]):
+            return False
+    return True
+
+
 def symmetrize_lower(a: np.ndarray, tile: int = 1024) -> np.ndarray:
     """Copy the lower triangle of a square matrix onto its upper triangle, in place."""
     n = a.shape[0]
@@ -399,6 +458,28 @@ def grm_rows(sums: GrmSums, start: int, stop: int) -> tuple[np.ndarray, np.ndarr
     with np.errstate(invalid="ignore", divide="ignore"):
         values = np.where(counts > 0, rows / counts, 0.0)
     return values, counts
+
+
+def row_source(
+    sums: GrmSums, dtype: type[np.floating] | str = np.float32
+) -> Callable[[int, int], tuple[np.ndarray, np.ndarray | None]]:
+    """``rows(start, stop)`` of the finished GRM and pair counts, for the artifact writer.
+
+    With the compiled kernels the rows are built straight from the lower
+    triangles (:func:`heritcli.core.bedkernels.grm_rows_from_lower`), already in
+    ``dtype``; otherwise the sums are symmetrized in place once and
+    :func:`grm_rows` is used.  Both give the same stored values.
+    """
+    from heritcli.core.bedkernels import grm_rows_from_lower
+
+    if kernels_available() and sums.row_start == 0:
+        return lambda start, stop: grm_rows_from_lower(
+            sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, start, stop, dtype
+        )
+    symmetrize_lower(sums.zz)
+    if sums.ss is not None:
+        symmetrize_lower(sums.ss)
+    return lambda start, stop: grm_rows(sums, start, stop)
 
 
 def dense_grm(z: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:

@@ -190,7 +190,7 @@ def write_grm_artifact(
                 np.square(diagonal).sum()
             )
             if pairs_ds is not None and counts is not None:
-                pairs_ds[start:stop] = counts.astype(np.float32)
+                pairs_ds[start:stop] = np.asarray(counts, dtype=np.float32)
         n_off = max(n_samples * (n_samples - 1), 1)
         off_mean = off_sum / n_off
         summary = {

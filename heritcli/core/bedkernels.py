@@ -1,0 +1,379 @@
+"""Compiled kernels for packed ``.bed`` rows, with the numpy code as fallback.
+
+herit's hot loop turns packed genotypes into standardized values for BLAS.
+The numpy route (:mod:`heritcli.core.packed`, :func:`heritcli.io.plink.missing_positions`)
+takes several passes over each block and holds the GIL; the C kernels in
+``_bedkernels.c`` take one pass each, run through :mod:`ctypes` (which releases
+the GIL, so a BLAS thread is never stalled by them) and give identical results:
+
+- :func:`scan_rows` counts the four two-bit codes of every SNP (popcounts of
+  64-bit words) and lists the missing calls;
+- :func:`standardize_rows` writes ``z = values[code]`` from the per-SNP table of
+  :func:`heritcli.core.packed.code_values`, so every value is the one numpy
+  computes: the C code only copies;
+- :func:`add_missing_pairs` adds the pairs of missing calls of each SNP to
+  ``S Sᵀ`` (the product a sparse matrix library would take, without its import);
+- :func:`flush_lower` adds float32 partial sums into the float64 total on the
+  lower triangle only, zeroing them as it goes (half the memory traffic of
+  ``total += partial; partial.fill(0)``);
+- :func:`grm_rows_from_lower` writes rows of the finished GRM (and pair counts)
+  straight from the lower triangles of the sums, without symmetrizing them first.
+
+The extension is optional (built by ``pip install`` when a C compiler is there).
+:func:`kernels_available` tells whether it loaded; ``HERIT_NO_C_KERNELS=1`` in
+the environment turns it off (the numpy route is then used everywhere).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.machinery
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Interface version the loader expects from ``herit_bed_kernels_version()``.
+KERNELS_VERSION = 1
+#: Environment variable that disables the compiled kernels.
+DISABLE_VARIABLE = "HERIT_NO_C_KERNELS"
+
+_I64 = ctypes.c_int64
+_PTR = ctypes.c_void_p
+
+
+def _library_path() -> Path | None:
+    here = Path(__file__).resolve().parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = here / f"_bedkernels{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@lru_cache(maxsize=1)
+def _library() -> Any | None:
+    if os.environ.get(DISABLE_VARIABLE, "").strip() not in ("", "0"):
+        return None
+    path = _library_path()
+    if path is None:
+        return None
+    try:
+        library = ctypes.CDLL(os.fspath(path))
+        version = library.herit_bed_kernels_version
+    except (OSError, AttributeError):
+        return None
+    version.restype = _I64
+    version.argtypes = []
+    if version() != KERNELS_VERSION:
+        return None
+    signatures = {
+        "herit_scan_rows": [_PTR, _I64, _I64, _I64, _PTR, _PTR, _PTR, _I64],
+        "herit_scan_rows_subset": [_PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _PTR, _I64],
+        "herit_standardize_f32": [_PTR, _I64, _I64, _PTR, _I64, _PTR],
+        "herit_standardize_f64": [_PTR, _I64, _I64, _PTR, _I64, _PTR],
+        "herit_standardize_subset_f32": [_PTR, _I64, _I64, _PTR, _PTR, _I64, _PTR],
+        "herit_standardize_subset_f64": [_PTR, _I64, _I64, _PTR, _PTR, _I64, _PTR],
+        "herit_missing_pairs_f32": [_PTR, _PTR, _I64, _I64, _PTR, _I64],
+        "herit_missing_pairs_f64": [_PTR, _PTR, _I64, _I64, _PTR, _I64],
+        "herit_flush_lower": [_PTR, _PTR, _I64, _I64, _I64],
+        **{
+            f"herit_grm_rows_{out}_{ss}": [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR]
+            for out in ("f32", "f64")
+            for ss in ("ss32", "ss64")
+        },
+    }
+    for name, argtypes in signatures.items():
+        function = getattr(library, name)
+        function.argtypes = argtypes
+        function.restype = _I64 if name.startswith("herit_scan") else None
+    return library
+
+
+def kernels_available() -> bool:
+    """Whether the compiled kernels are loaded (else the numpy route is used)."""
+    return _library() is not None
+
+
+def describe_kernels() -> str:
+    """One phrase for the log: which genotype decoder runs."""
+    return "compiled .bed kernels" if kernels_available() else "numpy .bed decoding"
+
+
+def _packed_rows(packed: np.ndarray) -> np.ndarray:
+    packed = np.ascontiguousarray(packed, dtype=np.uint8)
+    if packed.ndim != 2:
+        raise ValueError("packed rows must be a 2-D array")
+    return packed
+
+
+def _sample_index(sample_index: np.ndarray, n_samples: int) -> np.ndarray:
+    index = np.ascontiguousarray(sample_index, dtype=np.int64)
+    if index.size and (index.min() < 0 or index.max() >= n_samples):
+        raise ValueError("sample index outside the .fam")
+    return index
+
+
+def scan_rows(
+    packed: np.ndarray, n_samples: int, sample_index: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Code counts and missing calls of packed rows (compiled kernel required).
+
+    Parameters
+    ----------
+    packed : ndarray of uint8, shape (b, ceil(n/4))
+    n_samples : int
+        Samples in the ``.fam`` (padding bits are ignored).
+    sample_index : ndarray of int, optional
+        The samples kept, in output order (counts and positions then refer to them).
+
+    Returns
+    -------
+    counts : ndarray of int64, shape (b, 4)
+        As :func:`heritcli.core.packed.code_counts`.
+    rows, columns : ndarray of int64
+        The missing calls, as :func:`heritcli.io.plink.missing_positions`.
+    """
+    library = _library()
+    if library is None:
+        raise RuntimeError("the compiled .bed kernels are not available")
+    packed = _packed_rows(packed)
+    b, row_bytes = packed.shape
+    if row_bytes < (n_samples + 3) // 4:
+        raise ValueError(f"rows of {row_bytes} bytes cannot hold {n_samples} samples")
+    counts = np.empty((b, 4), dtype=np.int64)
+    index = None if sample_index is None else _sample_index(sample_index, n_samples)
+    capacity = max(64, b * 4)
+    while True:
+        rows = np.empty(capacity, dtype=np.int64)
+        cols = np.empty(capacity, dtype=np.int64)
+        if index is None:
+            found = library.herit_scan_rows(
+                packed.ctypes.data, b, row_bytes, n_samples,
+                counts.ctypes.data, rows.ctypes.data, cols.ctypes.data, capacity,
+            )  # fmt: skip
+        else:
+            found = library.herit_scan_rows_subset(
+                packed.ctypes.data, b, row_bytes, index.ctypes.data, index.size,
+                counts.ctypes.data, rows.ctypes.data, cols.ctypes.data, capacity,
+            )  # fmt: skip
+        if found <= capacity:
+            return counts, rows[:found].copy(), cols[:found].copy()
+        capacity = int(found)
+
+
+def standardize_rows(
+    packed: np.ndarray,
+    values: np.ndarray,
+    width: int,
+    sample_index: np.ndarray | None = None,
+    n_samples: int | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """``z[j, c] = values[j, code of sample c in row j]`` (compiled kernel required).
+
+    Parameters
+    ----------
+    packed : ndarray of uint8, shape (b, ceil(n/4))
+    values : ndarray of float32 or float64, shape (b, 4)
+        The standardized value of each code (:func:`heritcli.core.packed.code_values`).
+    width : int
+        Output columns: the first ``width`` samples of the ``.fam``, or of ``sample_index``.
+    sample_index : ndarray of int, optional
+        The samples kept, in output order.
+    n_samples : int, optional
+        Samples in the ``.fam`` (checked against ``sample_index``).
+    out : ndarray, optional
+        C-contiguous ``(b, width)`` array of ``values.dtype`` to write into.  Reusing one
+        buffer block after block saves the page faults of a fresh allocation, which cost
+        as much as the decoding itself.
+
+    Returns
+    -------
+    ndarray, shape (b, width), C-contiguous, of ``values.dtype``
+    """
+    library = _library()
+    if library is None:
+        raise RuntimeError("the compiled .bed kernels are not available")
+    packed = _packed_rows(packed)
+    b, row_bytes = packed.shape
+    values = np.ascontiguousarray(values)
+    if values.shape != (b, 4) or values.dtype not in (np.float32, np.float64):
+        raise ValueError("values must be a (b, 4) float32 or float64 table")
+    suffix = "f32" if values.dtype == np.float32 else "f64"
+    if out is None:
+        out = np.empty((b, width), dtype=values.dtype)
+    elif out.shape != (b, width) or out.dtype != values.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous ({b}, {width}) {values.dtype} array")
+    if b == 0 or width == 0:
+        return out
+    if sample_index is None:
+        if width > 4 * row_bytes:
+            raise ValueError(f"rows of {row_bytes} bytes cannot hold {width} samples")
+        getattr(library, f"herit_standardize_{suffix}")(
+            packed.ctypes.data, b, row_bytes, values.ctypes.data, width, out.ctypes.data
+        )
+        return out
+    index = _sample_index(sample_index, 4 * row_bytes if n_samples is None else n_samples)
+    if index.size < width:
+        raise ValueError(f"{width} columns asked for, {index.size} samples kept")
+    getattr(library, f"herit_standardize_subset_{suffix}")(
+        packed.ctypes.data, b, row_bytes, values.ctypes.data, index.ctypes.data, width,
+        out.ctypes.data,
+    )  # fmt: skip
+    return out
+
+
+def add_missing_pairs(
+    snp: np.ndarray, sample: np.ndarray, ss: np.ndarray, row_start: int = 0
+) -> None:
+    """``S Sᵀ`` += the pairs of missing calls of each SNP (compiled kernel required).
+
+    Parameters
+    ----------
+    snp, sample : ndarray of int
+        The missing calls, grouped by SNP (sorted by ``snp``, as
+        :func:`scan_rows` gives them).
+    ss : ndarray of float32 or float64, Fortran-ordered, shape (r1 - r0, r1)
+        Lower triangle of rows ``r0:r1`` of ``S Sᵀ`` (``r0 = row_start``), updated in
+        place; every ``sample`` must be below ``r1``.
+    row_start : int
+        ``r0``: calls of samples before it only pair with later ones.
+
+    Notes
+    -----
+    Entry ``(a, b)`` with ``a ≥ b`` gains one for each SNP missing in both ``a`` and
+    ``b``; the cost is the sum over SNPs of the squared number of missing calls.
+    """
+    library = _library()
+    if library is None:
+        raise RuntimeError("the compiled .bed kernels are not available")
+    snp = np.ascontiguousarray(snp, dtype=np.int64)
+    sample = np.ascontiguousarray(sample, dtype=np.int64)
+    if snp.shape != sample.shape or snp.ndim != 1:
+        raise ValueError("snp and sample must be 1-D arrays of the same length")
+    if not ss.flags.f_contiguous or ss.dtype not in (np.float32, np.float64) or ss.ndim != 2:
+        raise ValueError("ss must be a Fortran-ordered float32 or float64 matrix")
+    rows, width = ss.shape
+    if not snp.size:
+        return
+    if sample.min() < 0 or sample.max() >= width or rows != width - row_start:
+        raise ValueError("missing calls outside the matrix")
+    if np.any(np.diff(snp) < 0):
+        order = np.argsort(snp, kind="stable")
+        snp, sample = snp[order], sample[order]
+    suffix = "f32" if ss.dtype == np.float32 else "f64"
+    getattr(library, f"herit_missing_pairs_{suffix}")(
+        snp.ctypes.data, sample.ctypes.data, snp.size, row_start, ss.ctypes.data, rows
+    )
+
+
+def flush_lower(partial: np.ndarray, total: np.ndarray, row_start: int = 0) -> None:
+    """``total += partial`` then ``partial = 0``, on the lower triangle (compiled kernel).
+
+    Parameters
+    ----------
+    partial : ndarray of float32, Fortran-ordered, shape (r1 - r0, r1)
+    total : ndarray of float64, Fortran-ordered, same shape
+    row_start : int
+        ``r0``: entry ``(i, j)`` is in the lower triangle when ``j ≤ r0 + i``.
+
+    Notes
+    -----
+    Each entry gets ``total + float64(partial)``, the same rounding as numpy's
+    ``total += partial``; entries above the diagonal are not touched.
+    """
+    library = _library()
+    if library is None:
+        raise RuntimeError("the compiled .bed kernels are not available")
+    if partial.dtype != np.float32 or total.dtype != np.float64:
+        raise ValueError("partial must be float32 and total float64")
+    if partial.shape != total.shape or partial.ndim != 2:
+        raise ValueError("partial and total must have the same 2-D shape")
+    if not (partial.flags.f_contiguous and total.flags.f_contiguous):
+        raise ValueError("partial and total must be Fortran-ordered")
+    rows, cols = partial.shape
+    if rows != cols - row_start:
+        raise ValueError("the band does not fit its row start")
+    library.herit_flush_lower(partial.ctypes.data, total.ctypes.data, rows, cols, row_start)
+
+
+def grm_rows_from_lower(
+    zz: np.ndarray,
+    ss: np.ndarray | None,
+    missing_per_sample: np.ndarray,
+    n_snps: int,
+    start: int,
+    stop: int,
+    dtype: type[np.floating] = np.float32,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows ``start:stop`` of the GRM and pair counts from lower triangles (compiled kernel).
+
+    Parameters
+    ----------
+    zz : ndarray of float64, (n, n), Fortran-ordered
+        ``Z Zᵀ``; only the lower triangle is read.
+    ss : ndarray of float32 or float64, (n, n), Fortran-ordered, or None
+        ``S Sᵀ`` (lower triangle), None when no call is missing.
+    missing_per_sample : ndarray of int, (n,)
+    n_snps : int
+    start, stop : int
+    dtype : numpy.float32 or numpy.float64
+        Type of the values returned.
+
+    Returns
+    -------
+    values : ndarray of ``dtype``, (stop - start, n)
+        ``K_ab = (Z Zᵀ)_ab / N_ab`` with ``N = M − m_a − m_b + (S Sᵀ)_ab`` (0 where
+        ``N = 0``), or ``/ M`` when ``ss`` is None: the float64 quotient rounded once,
+        as :func:`heritcli.core.grm.grm_rows` computes it from symmetrized matrices.
+    counts : ndarray of float32, (stop - start, n), or None
+    """
+    library = _library()
+    if library is None:
+        raise RuntimeError("the compiled .bed kernels are not available")
+    n = zz.shape[0]
+    if zz.shape != (n, n) or zz.dtype != np.float64 or not zz.flags.f_contiguous:
+        raise ValueError("zz must be a Fortran-ordered square float64 matrix")
+    if ss is not None and (
+        ss.shape != (n, n) or not ss.flags.f_contiguous or ss.dtype not in (np.float32, np.float64)
+    ):
+        raise ValueError("ss must be a Fortran-ordered square float32 or float64 matrix")
+    if not 0 <= start <= stop <= n:
+        raise ValueError(f"rows {start}:{stop} outside 0:{n}")
+    miss = np.ascontiguousarray(missing_per_sample, dtype=np.int64)
+    if miss.shape != (n,):
+        raise ValueError("one missing count per sample is needed")
+    out_type = np.dtype(dtype)
+    if out_type not in (np.float32, np.float64):
+        raise ValueError("dtype must be float32 or float64")
+    values = np.empty((stop - start, n), dtype=out_type)
+    counts = None if ss is None else np.empty((stop - start, n), dtype=np.float32)
+    out = "f32" if out_type == np.float32 else "f64"
+    kind = "ss64" if ss is not None and ss.dtype == np.float64 else "ss32"
+    getattr(library, f"herit_grm_rows_{out}_{kind}")(
+        zz.ctypes.data,
+        None if ss is None else ss.ctypes.data,
+        miss.ctypes.data,
+        n,
+        int(n_snps),
+        start,
+        stop,
+        values.ctypes.data,
+        None if counts is None else counts.ctypes.data,
+    )
+    return values, counts
+
+
+__all__ = [
+    "DISABLE_VARIABLE",
+    "add_missing_pairs",
+    "describe_kernels",
+    "flush_lower",
+    "grm_rows_from_lower",
+    "kernels_available",
+    "scan_rows",
+    "standardize_rows",
+]

@@ -1,0 +1,214 @@
+"""The compiled .bed kernels against the numpy code they replace (the oracle).
+
+Every kernel must give exactly what numpy gives: counts and positions as
+integers, standardized values bit for bit (the kernel only copies values that
+numpy computed), pair counts as a dense ``S Sᵀ``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from helpers import random_counts
+
+from heritcli.core import bedkernels
+from heritcli.core.packed import (
+    code_counts,
+    code_values,
+    frequencies_from_codes,
+    standardize_packed,
+)
+from heritcli.core.standardize import block_stats, standardize
+from heritcli.io.plink import decode_packed, encode_counts, missing_positions, write_bfile
+
+pytestmark = pytest.mark.skipif(
+    not bedkernels.kernels_available(), reason="the compiled .bed kernels are not built here"
+)
+
+
+def _packed(rng: np.random.Generator, b: int, n: int, missing: float) -> np.ndarray:
+    """Packed rows of random genotypes with random junk in the padding bits."""
+    counts = random_counts(rng, b, n, missing)
+    packed = encode_counts(counts).reshape(b, -1).copy()
+    rest = n % 4
+    if rest:
+        junk = rng.integers(0, 256, b, dtype=np.uint8) & np.uint8((0xFF << (2 * rest)) & 0xFF)
+        packed[:, -1] |= junk
+    return packed
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 31, 32, 33, 64, 255])
+def test_scan_rows__equals_numpy_counts_and_missing_positions(n: int) -> None:
+    rng = np.random.default_rng(n)
+    packed = _packed(rng, 40, n, 0.1)
+    counts, rows, cols = bedkernels.scan_rows(packed, n)
+    np.testing.assert_array_equal(counts, code_counts(packed, n))
+    want_rows, want_cols = missing_positions(packed, n)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_array_equal(cols, want_cols)
+
+
+@pytest.mark.parametrize("n", [5, 33, 130])
+def test_scan_rows__subset_in_any_order_equals_decoding(n: int) -> None:
+    rng = np.random.default_rng(100 + n)
+    packed = _packed(rng, 25, n, 0.2)
+    index = rng.permutation(n)[: n // 2 + 1]
+    counts, rows, cols = bedkernels.scan_rows(packed, n, index)
+    decoded = decode_packed(packed, n)[:, index]
+    stats = block_stats(decoded)
+    freq, called, missed = frequencies_from_codes(counts)
+    np.testing.assert_array_equal(freq, stats.freq)
+    np.testing.assert_array_equal(called, stats.n_called)
+    np.testing.assert_array_equal(missed, stats.n_missing)
+    # The same calls; the kernel lists a SNP's calls in output order, numpy in .fam order.
+    want_rows, want_cols = missing_positions(packed, n, index)
+    order, want_order = np.lexsort((cols, rows)), np.lexsort((want_cols, want_rows))
+    np.testing.assert_array_equal(rows[order], want_rows[want_order])
+    np.testing.assert_array_equal(cols[order], want_cols[want_order])
+    assert np.all(np.diff(rows) >= 0) and np.all(np.diff(cols)[np.diff(rows) == 0] > 0)
+
+
+def test_scan_rows__more_missing_calls_than_first_guess() -> None:
+    # Every call missing: far beyond the first buffer of 4 positions per row.
+    n = 300
+    packed = encode_counts(np.full((3, n), -1, dtype=np.int8)).reshape(3, -1)
+    counts, rows, cols = bedkernels.scan_rows(packed, n)
+    assert counts[:, 1].tolist() == [n, n, n]
+    assert rows.size == 3 * n and cols.tolist() == list(range(n)) * 3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [3, 4, 7, 64, 101])
+def test_standardize_rows__equals_numpy_bit_for_bit(dtype: type, n: int) -> None:
+    rng = np.random.default_rng(7 * n)
+    packed = _packed(rng, 30, n, 0.05)
+    freq, _, _ = frequencies_from_codes(code_counts(packed, n))
+    freq = np.clip(np.nan_to_num(freq, nan=0.3), 0.05, 0.95)
+    values = code_values(freq, dtype)
+    for width in sorted({1, n // 2 + 1, n}):
+        got = bedkernels.standardize_rows(packed, values, width)
+        want = standardize_packed(packed, n, freq, dtype=dtype)[:, :width]
+        assert got.dtype == dtype and got.flags.c_contiguous
+        np.testing.assert_array_equal(got.view(np.uint8), np.ascontiguousarray(want).view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standardize_rows__subset_equals_decode_then_standardize(dtype: type) -> None:
+    rng = np.random.default_rng(3)
+    n = 97
+    packed = _packed(rng, 20, n, 0.05)
+    index = rng.permutation(n)[:60]
+    decoded = decode_packed(packed, n)[:, index]
+    freq = np.clip(block_stats(decoded).freq, 0.05, 0.95)
+    want = standardize(decoded, freq, dtype=dtype)
+    out = np.full((20, 45), np.nan, dtype=dtype)
+    got = bedkernels.standardize_rows(packed, code_values(freq, dtype), 45, index, n, out=out)
+    assert got is out
+    np.testing.assert_array_equal(
+        got.view(np.uint8), np.ascontiguousarray(want[:, :45]).view(np.uint8)
+    )
+
+
+def test_standardize_rows__rejects_an_output_of_the_wrong_shape() -> None:
+    packed = np.zeros((2, 3), dtype=np.uint8)
+    values = np.zeros((2, 4), dtype=np.float32)
+    with pytest.raises(ValueError, match="out must be"):
+        bedkernels.standardize_rows(packed, values, 10, out=np.empty((2, 9), dtype=np.float32))
+    with pytest.raises(ValueError, match="cannot hold"):
+        bedkernels.standardize_rows(packed, values, 13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [(0, 40), (13, 29)])
+def test_add_missing_pairs__equals_dense_s_st(dtype: type, rows: tuple[int, int]) -> None:
+    rng = np.random.default_rng(1)
+    r0, r1 = rows
+    missing = rng.random((50, r1)) < 0.15
+    snp, sample = np.nonzero(missing)
+    ss = np.zeros((r1 - r0, r1), dtype=dtype, order="F")
+    # Calls of a SNP need only be adjacent: shuffle them within each SNP, and add in two goes
+    # (each SNP's calls in one of them).
+    order = np.lexsort((rng.random(snp.size), snp))
+    half = int(np.searchsorted(snp[order], 25))
+    bedkernels.add_missing_pairs(snp[order][:half], sample[order][:half], ss, r0)
+    bedkernels.add_missing_pairs(snp[order][half:], sample[order][half:], ss, r0)
+    dense = missing.T.astype(float) @ missing.astype(float)
+    lower = np.arange(r1)[None, :] <= (r0 + np.arange(r1 - r0))[:, None]
+    np.testing.assert_array_equal(ss[lower], dense[r0:r1][lower])
+    assert not ss[~lower].any()
+
+
+def test_add_missing_pairs__unsorted_snps_are_grouped_first() -> None:
+    ss = np.zeros((4, 4), dtype=np.float32, order="F")
+    bedkernels.add_missing_pairs(np.array([1, 0, 1]), np.array([2, 2, 3]), ss)
+    want = np.zeros((4, 4), dtype=np.float32)
+    want[2, 2], want[3, 3], want[3, 2] = 2, 1, 1
+    np.testing.assert_array_equal(ss, want)
+
+
+def test_kernels__make_grm_without_them_writes_the_same_grm(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    prefix = tmp_path / "data"
+    write_bfile(prefix, random_counts(rng, 600, 45, 0.02))
+    keep = tmp_path / "keep.txt"
+    keep.write_text("".join(f"fam{i} ind{i}\n" for i in range(0, 45, 3)))
+    fingerprints = {}
+    for disabled in ("0", "1"):
+        env = {**os.environ, bedkernels.DISABLE_VARIABLE: disabled}
+        for name, extra in (("all", []), ("keep", ["--keep", str(keep)])):
+            out = tmp_path / f"{name}{disabled}"
+            command = [sys.executable, "-m", "heritcli", "make-grm", "--bfile", str(prefix),
+                       "--out", str(out), "-v", *extra]  # fmt: skip
+            proc = subprocess.run(command, env=env, capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stderr
+            decoder = "numpy .bed decoding" if disabled == "1" else "compiled .bed kernels"
+            assert decoder in Path(f"{out}.log").read_text()
+            with h5py.File(f"{out}.h5") as handle:
+                fingerprints[name, disabled] = str(handle.attrs["fingerprint"])
+    assert fingerprints["all", "0"] == fingerprints["all", "1"]
+    assert fingerprints["keep", "0"] == fingerprints["keep", "1"]
+
+
+@pytest.mark.parametrize("subset", [False, True])
+@pytest.mark.parametrize("fixed", [False, True])
+def test_stream_blocks__compiled_and_numpy_routes_give_the_same_blocks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, subset: bool, fixed: bool
+) -> None:
+    from heritcli.allele_freq import count_alleles
+    from heritcli.grm_stream import BedReader, SnpFilter, stream_blocks
+
+    rng = np.random.default_rng(9)
+    counts = random_counts(rng, 300, 53, 0.03)
+    counts[7] = 0  # monomorphic: dropped
+    write_bfile(tmp_path / "d", counts)
+    reader = BedReader(str(tmp_path / "d.bed"), 53, 300)
+    index = np.sort(rng.choice(53, 40, replace=False)) if subset else None
+    candidates = np.arange(300)
+    fixed_counts = count_alleles(reader, 53, index, candidates, 64, n_bim=300) if fixed else None
+    width = 25 if fixed else None  # a band of columns needs fixed frequencies
+
+    def blocks() -> list:
+        grm_filter = SnpFilter(maf=0.05)
+        stream = stream_blocks(
+            reader, index, candidates, 64, grm_filter, width=width, counts=fixed_counts
+        )
+        return list(stream)
+
+    compiled = blocks()
+    monkeypatch.setattr(bedkernels, "kernels_available", lambda: False)
+    reference = blocks()
+    assert len(compiled) == len(reference) == 5
+    for got, want in zip(compiled, reference, strict=True):
+        np.testing.assert_array_equal(got.reason, want.reason)
+        np.testing.assert_array_equal(got.stats.freq, want.stats.freq)
+        np.testing.assert_array_equal(got.z.view(np.uint8), want.z.view(np.uint8))
+        assert (got.missing is None) == (want.missing is None)
+        if got.missing is not None:
+            np.testing.assert_array_equal(got.missing[0], want.missing[0])
+            np.testing.assert_array_equal(got.missing[1], want.missing[1])
