@@ -176,9 +176,32 @@ def stream_blocks(
         _BufferPool(buffers, block, width, dtype),
     )
     decode = _decode_compiled if kernels_available() else _decode_numpy
+    # With rotating z buffers the packed bytes are done with too before the next block:
+    # read runs of SNPs into one reused buffer (fresh pages cost as much as reading them).
+    packed_buffer = bytearray(block * reader.bytes_per_snp) if buffers else None
     for start in range(0, candidates.size, block):
         snps = candidates[start : start + block]
-        yield decode(read_packed_snps(reader, snps), snps, spec)
+        if packed_buffer is not None and snps[-1] - snps[0] + 1 == snps.size:
+            packed = _read_run(reader, int(snps[0]), int(snps[-1]) + 1, packed_buffer)
+        else:
+            packed = read_packed_snps(reader, snps)
+        yield decode(packed, snps, spec)
+
+
+def _read_run(reader: Any, start: int, stop: int, buffer: bytearray) -> np.ndarray:
+    """The bytes of SNPs ``start:stop`` read into ``buffer`` (a view of it is returned)."""
+    width = reader.bytes_per_snp
+    n_bytes = (stop - start) * width
+    view = memoryview(buffer)[:n_bytes]
+    try:
+        with open(reader.bed, "rb", buffering=0) as handle:
+            handle.seek(3 + start * width)
+            got = handle.readinto(view)
+    except OSError as exc:
+        raise InputError(f"cannot read {reader.bed}: {exc.strerror or exc}") from None
+    if got != n_bytes:
+        raise InputError(f"{reader.bed} ended early (was it changed while herit read it?)")
+    return np.frombuffer(buffer, dtype=np.uint8, count=n_bytes).reshape(stop - start, width)
 
 
 class _BufferPool:
