@@ -213,8 +213,12 @@ def assemble_rows(
     a column slab ``values[:, start:stop]`` of that band and transposed.
     """
     height = stop - start
-    values = np.zeros((height, n_samples))
-    counts = np.zeros((height, n_samples)) if with_counts else None
+    # In the bands' own types: the entries are copied, never computed, so nothing is lost
+    # and the writer stores them without another conversion.
+    values = np.zeros((height, n_samples), dtype=bands[0].values.dtype)
+    counts = None
+    if with_counts:
+        counts = np.zeros((height, n_samples), dtype=bands[0].counts.dtype)
     rows = np.arange(start, stop)
     for band in bands:
         r0, r1 = band.row_start, band.row_stop

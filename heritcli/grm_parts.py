@@ -140,7 +140,7 @@ def compute_band(
     compiled kernels, else the BLAS update of one block runs in a worker thread
     while this thread decodes and standardizes the next.
     """
-    from heritcli.core.grm import GrmAccumulator, band_rows
+    from heritcli.core.grm import GrmAccumulator, finished_band
     from heritcli.grm_build import overlap_decoding
     from heritcli.grm_stream import stream_blocks
     from heritcli.threads import blas_threads
@@ -179,7 +179,7 @@ def compute_band(
         if pending is not None:
             pending.result()
     sums = acc.finish()
-    values, counts = band_rows(sums)
+    values, counts = finished_band(sums, plan.precision)
     if counts is None and plan.any_missing:
         # Genotypes are missing in samples after this band: store the counts (here all M)
         # so that every part of one GRM has the same layout.

@@ -212,3 +212,66 @@ def test_stream_blocks__compiled_and_numpy_routes_give_the_same_blocks(
         if got.missing is not None:
             np.testing.assert_array_equal(got.missing[0], want.missing[0])
             np.testing.assert_array_equal(got.missing[1], want.missing[1])
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [(0, 40), (20, 61), (61, 90)])
+def test_finished_band__equals_band_rows(precision: str, rows: tuple[int, int]) -> None:
+    from heritcli.core.grm import GrmAccumulator, band_rows, finished_band
+
+    rng = np.random.default_rng(6)
+    r1 = rows[1]
+    dtype = np.float32 if precision == "float32" else np.float64
+    z = rng.standard_normal((700, r1)).astype(dtype)
+    missing = rng.random((700, r1)) < 0.03
+    z[missing] = 0
+    for mask in (missing, None):
+        acc = GrmAccumulator(90, precision=precision, max_snps=700, rows=rows)
+        acc.add(z if mask is not None else rng.standard_normal((700, r1)).astype(dtype), mask)
+        sums = acc.finish()
+        values, counts = finished_band(sums, precision)
+        want_values, want_counts = band_rows(sums)
+        assert values.dtype == dtype
+        np.testing.assert_array_equal(values, want_values.astype(dtype))
+        assert (counts is None) == (want_counts is None)
+        if counts is not None:
+            np.testing.assert_array_equal(counts, want_counts.astype(np.float32))
+
+
+def test_grm_rows_from_lower__equals_rows_of_the_symmetrized_sums() -> None:
+    from heritcli.core.grm import GrmAccumulator, grm_rows, symmetrize_lower
+
+    rng = np.random.default_rng(12)
+    n = 70
+    z = rng.standard_normal((500, n)).astype(np.float32)
+    missing = rng.random((500, n)) < 0.02
+    z[missing] = 0
+    acc = GrmAccumulator(n, max_snps=500)
+    acc.add(z, missing)
+    sums = acc.finish()
+    got = [
+        bedkernels.grm_rows_from_lower(
+            sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, a, min(a + 32, n)
+        )
+        for a in range(0, n, 32)
+    ]
+    symmetrize_lower(sums.zz)
+    symmetrize_lower(sums.ss)
+    for (values, counts), start in zip(got, range(0, n, 32), strict=True):
+        want_values, want_counts = grm_rows(sums, start, min(start + 32, n))
+        np.testing.assert_array_equal(values, want_values.astype(np.float32))
+        np.testing.assert_array_equal(counts, want_counts.astype(np.float32))
+
+
+def test_flush_lower__adds_the_lower_triangle_and_clears_it() -> None:
+    rng = np.random.default_rng(2)
+    partial = np.asfortranarray(rng.standard_normal((5, 8)).astype(np.float32))
+    total = np.asfortranarray(rng.standard_normal((5, 8)))
+    lower = np.arange(8)[None, :] <= (3 + np.arange(5))[:, None]
+    want = total.copy()
+    want[lower] += partial[lower].astype(np.float64)
+    upper_before = partial[~lower].copy()
+    bedkernels.flush_lower(partial, total, row_start=3)
+    np.testing.assert_array_equal(total, want)
+    assert not partial[lower].any()
+    np.testing.assert_array_equal(partial[~lower], upper_before)

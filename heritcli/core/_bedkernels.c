@@ -14,7 +14,7 @@
  *
  * and two for the sums: missing_pairs adds the pairs of missing calls of each SNP to S S^T
  * (what a sparse product would give), flush_lower adds float32 partial sums into float64;
- * and grm_rows turns the lower triangles of the sums into rows of the finished GRM.
+ * and grm_rows and band_values turn the lower triangles of the sums into the finished GRM.
  *
  * The functions take plain pointers and are called through ctypes, which releases the GIL.
  * The module object itself is empty: it exists so that setuptools can build this file as a
@@ -341,6 +341,50 @@ DEFINE_GRM_ROWS(herit_grm_rows_f32_ss32, float, float)
 DEFINE_GRM_ROWS(herit_grm_rows_f32_ss64, double, float)
 DEFINE_GRM_ROWS(herit_grm_rows_f64_ss32, float, double)
 DEFINE_GRM_ROWS(herit_grm_rows_f64_ss64, double, double)
+
+/*
+ * The finished values (and pair counts) of a row band of the lower triangle.
+ *
+ * zz, ss: the band's sums, rows x width Fortran-ordered (entry (i, j) is row row_start + i,
+ * column j, in the lower triangle when j <= row_start + i); ss NULL when nothing is missing.
+ * values, counts: the same shape and order; entries above the diagonal are set to 0.  Each
+ * value is zz / N (0 where N = 0), N = n_snps - m_a - m_b + ss, or zz / max(n_snps, 1)
+ * without ss: the float64 quotient rounded once to the output type.
+ */
+#define DEFINE_BAND_VALUES(NAME, SSREAL, OUTREAL)                                              \
+    void NAME(const double *zz, const SSREAL *ss, const int64_t *miss, int64_t rows,         \
+              int64_t width, int64_t row_start, int64_t n_snps, OUTREAL *values,             \
+              float *counts)                                                                 \
+    {                                                                                        \
+        const double total = (double)n_snps;                                                 \
+        const double divisor = total > 1 ? total : 1.0;                                      \
+        for (int64_t j = 0; j < width; j++) {                                                \
+            const int64_t first = j > row_start ? j - row_start : 0;                         \
+            const int64_t column = j * rows;                                                 \
+            for (int64_t i = 0; i < first; i++) {                                            \
+                values[column + i] = (OUTREAL)0;                                             \
+                if (ss) {                                                                    \
+                    counts[column + i] = 0.0f;                                               \
+                }                                                                            \
+            }                                                                                \
+            for (int64_t i = first; i < rows; i++) {                                         \
+                const double sum = zz[column + i];                                           \
+                if (ss) {                                                                    \
+                    const double pairs = total - (double)miss[row_start + i] -               \
+                                         (double)miss[j] + (double)ss[column + i];           \
+                    counts[column + i] = (float)pairs;                                       \
+                    values[column + i] = pairs > 0 ? (OUTREAL)(sum / pairs) : (OUTREAL)0;    \
+                } else {                                                                     \
+                    values[column + i] = (OUTREAL)(sum / divisor);                           \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    }
+
+DEFINE_BAND_VALUES(herit_band_values_f32_ss32, float, float)
+DEFINE_BAND_VALUES(herit_band_values_f32_ss64, double, float)
+DEFINE_BAND_VALUES(herit_band_values_f64_ss32, float, double)
+DEFINE_BAND_VALUES(herit_band_values_f64_ss64, double, double)
 
 static struct PyModuleDef bedkernels_module = {
     PyModuleDef_HEAD_INIT,

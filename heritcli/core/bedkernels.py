@@ -17,7 +17,8 @@ the GIL, so a BLAS thread is never stalled by them) and give identical results:
   lower triangle only, zeroing them as it goes (half the memory traffic of
   ``total += partial; partial.fill(0)``);
 - :func:`grm_rows_from_lower` writes rows of the finished GRM (and pair counts)
-  straight from the lower triangles of the sums, without symmetrizing them first.
+  straight from the lower triangles of the sums, without symmetrizing them first,
+  and :func:`band_values` the values of a row band (a part of the GRM).
 
 The extension is optional (built by ``pip install`` when a C compiler is there).
 :func:`kernels_available` tells whether it loaded; ``HERIT_NO_C_KERNELS=1`` in
@@ -81,6 +82,11 @@ def _library() -> Any | None:
         "herit_flush_lower": [_PTR, _PTR, _I64, _I64, _I64],
         **{
             f"herit_grm_rows_{out}_{ss}": [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR]
+            for out in ("f32", "f64")
+            for ss in ("ss32", "ss64")
+        },
+        **{
+            f"herit_band_values_{out}_{ss}": [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR]
             for out in ("f32", "f64")
             for ss in ("ss32", "ss64")
         },
@@ -367,9 +373,73 @@ def grm_rows_from_lower(
     return values, counts
 
 
+def band_values(
+    zz: np.ndarray,
+    ss: np.ndarray | None,
+    missing_per_sample: np.ndarray,
+    n_snps: int,
+    row_start: int,
+    dtype: type[np.floating] = np.float32,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Values and pair counts of a row band from its sums (compiled kernel).
+
+    Parameters
+    ----------
+    zz : ndarray of float64, (r1 - r0, r1), Fortran-ordered
+        ``Z Zᵀ`` on rows ``r0:r1`` (``r0 = row_start``), lower triangle.
+    ss : ndarray of float32 or float64, same shape and order, or None
+        ``S Sᵀ`` on the same rows, None when no call is missing.
+    missing_per_sample : ndarray of int, (r1,)
+    n_snps : int
+    row_start : int
+    dtype : numpy.float32 or numpy.float64
+
+    Returns
+    -------
+    values : ndarray of ``dtype``, Fortran-ordered, zeros above the diagonal
+        The same numbers as :func:`heritcli.core.grm.band_rows`, rounded once to ``dtype``.
+    counts : ndarray of float32 or None
+    """
+    library = _library()
+    if library is None:
+        raise RuntimeError("the compiled .bed kernels are not available")
+    rows, width = zz.shape
+    if zz.dtype != np.float64 or not zz.flags.f_contiguous or rows != width - row_start:
+        raise ValueError("zz must be a Fortran-ordered float64 band ending on the diagonal")
+    if ss is not None and (
+        ss.shape != zz.shape
+        or not ss.flags.f_contiguous
+        or ss.dtype not in (np.float32, np.float64)
+    ):
+        raise ValueError("ss must be a Fortran-ordered float32 or float64 band like zz")
+    miss = np.ascontiguousarray(missing_per_sample, dtype=np.int64)
+    if miss.shape != (width,):
+        raise ValueError("one missing count per sample of the band's columns is needed")
+    out_type = np.dtype(dtype)
+    if out_type not in (np.float32, np.float64):
+        raise ValueError("dtype must be float32 or float64")
+    values = np.empty((rows, width), dtype=out_type, order="F")
+    counts = None if ss is None else np.empty((rows, width), dtype=np.float32, order="F")
+    out = "f32" if out_type == np.float32 else "f64"
+    kind = "ss64" if ss is not None and ss.dtype == np.float64 else "ss32"
+    getattr(library, f"herit_band_values_{out}_{kind}")(
+        zz.ctypes.data,
+        None if ss is None else ss.ctypes.data,
+        miss.ctypes.data,
+        rows,
+        width,
+        row_start,
+        int(n_snps),
+        values.ctypes.data,
+        None if counts is None else counts.ctypes.data,
+    )
+    return values, counts
+
+
 __all__ = [
     "DISABLE_VARIABLE",
     "add_missing_pairs",
+    "band_values",
     "describe_kernels",
     "flush_lower",
     "grm_rows_from_lower",

@@ -364,6 +364,24 @@ def band_rows(sums: GrmSums) -> tuple[np.ndarray, np.ndarray | None]:
     return values, counts
 
 
+def finished_band(
+    sums: GrmSums, dtype: type[np.floating] | str = np.float64
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`band_rows`, through the compiled kernel when it is built.
+
+    The kernel returns the values already in ``dtype`` (the GRM's stored type) and
+    the counts in float32 (exact below 2²⁴ SNPs; beyond, or without the kernel,
+    :func:`band_rows` gives float64 arrays).  The stored numbers are the same.
+    """
+    from heritcli.core.bedkernels import band_values
+
+    if kernels_available() and sums.n_snps < EXACT_FLOAT32_COUNT:
+        return band_values(
+            sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, sums.row_start, dtype
+        )
+    return band_rows(sums)
+
+
 def part_bounds(n_samples: int, n_parts: int) -> list[int]:
     """Row boundaries ``0 = r_0 < r_1 < … < r_N = n`` of ``N`` parts of equal work.
 
