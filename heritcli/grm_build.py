@@ -270,7 +270,7 @@ def static_snp_filter(bim: Any, options: MakeGrmOptions, reporter: Reporter) -> 
     if options.exclude is not None:
         unwanted = read_snp_list(options.exclude)
         reason[(reason == "") & np.isin(ids, unwanted)] = "exclude"
-    if np.unique(ids).size != m:
+    if len(set(ids.tolist())) != m:
         reporter.warning("the .bim has duplicate variant IDs; --extract/--exclude match all copies")
     return reason
 

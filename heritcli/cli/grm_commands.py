@@ -82,7 +82,7 @@ Monomorphic SNPs are dropped.
     type=click.IntRange(min=1),
     default=None,
     metavar="N",
-    help="SNPs per streamed block [default: about 96 MiB of genotypes].",
+    help="SNPs per streamed block [default: about 48 MiB of genotypes, whole BLAS calls].",
 )
 @click.option(
     "--part",
