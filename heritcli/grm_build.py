@@ -512,7 +512,7 @@ def build_whole_grm(
             snp_filter,
             dtype=z_dtype,
             freq=inputs.freq,
-            # A block's z is added before the one after next (overlapped: the next) is decoded.
+            # A z buffer is reused once its block is added: two while decoding overlaps.
             buffers=2 if overlap else 1,
         )
         for streamed in stream:

@@ -162,7 +162,7 @@ def compute_band(
             dtype=z_dtype,
             width=r1,
             counts=plan.counts,
-            # A block's z is added before the one after next (overlapped: the next) is decoded.
+            # A z buffer is reused once its block is added: two while decoding overlaps.
             buffers=2 if overlap else 1,
         )
         for streamed in stream:
