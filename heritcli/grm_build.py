@@ -219,11 +219,13 @@ def select_samples(
     fam: Any, options: MakeGrmOptions, reporter: Reporter
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Indices of the samples kept by ``--keep``/``--remove``, in ``.fam`` order."""
-    from heritcli.io.tables import read_id_list
-
     n = fam.n_samples
     keep_mask = np.ones(n, dtype=bool)
     dropped: dict[str, int] = {}
+    if options.keep is None and options.remove is None and n >= 2:
+        return np.arange(n), dropped
+    from heritcli.io.tables import read_id_list  # only when a list is given (a slow import)
+
     ids = list(zip(fam.fid.tolist(), fam.iid.tolist(), strict=True))
     if options.keep is not None:
         wanted = set(read_id_list(options.keep, what="keep"))
@@ -251,8 +253,6 @@ def select_samples(
 
 def static_snp_filter(bim: Any, options: MakeGrmOptions, reporter: Reporter) -> np.ndarray:
     """Reasons (``""`` = still in) from filters known before reading genotypes."""
-    from heritcli.io.tables import read_snp_list
-
     m = bim.n_snps
     reason = np.full(m, "", dtype=object)
     if options.chromosomes is not None or options.autosome:
@@ -260,6 +260,8 @@ def static_snp_filter(bim: Any, options: MakeGrmOptions, reporter: Reporter) -> 
         chrom = np.array([normalize_chrom(c) for c in bim.chrom.tolist()], dtype=object)
         reason[~np.isin(chrom, list(wanted))] = "chr"
     ids = bim.snp_id
+    if options.extract is not None or options.exclude is not None:
+        from heritcli.io.tables import read_snp_list  # only when a list is given
     if options.extract is not None:
         wanted_ids = read_snp_list(options.extract)
         found = np.isin(ids, wanted_ids)

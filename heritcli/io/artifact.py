@@ -101,7 +101,16 @@ def write_strings(group: Any, name: str, values: np.ndarray | list[str]) -> None
 
 
 def read_strings(dataset: Any) -> np.ndarray:
-    """Read a UTF-8 string dataset as an array of ``str``."""
+    """Read a UTF-8 string dataset as an array of ``str``.
+
+    Fixed-length ASCII text (what :func:`write_strings` stores for nearly every ID)
+    is widened by numpy in one step; anything else is decoded string by string.
+    """
+    raw = dataset[()]
+    if isinstance(raw, np.ndarray) and raw.dtype.kind == "S" and raw.ndim == 1:
+        raw = np.ascontiguousarray(raw)
+        if raw.size == 0 or int(raw.view(np.uint8).max(initial=0)) < 128:
+            return raw.astype(str)
     return np.array(dataset.asstr()[()], dtype=str)
 
 
