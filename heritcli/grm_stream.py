@@ -148,10 +148,11 @@ def stream_blocks(
     buffers : int, optional
         With ``buffers = k > 0`` the ``z`` of consecutive blocks are written into
         ``k`` buffers in turn, so a block's ``z`` is overwritten ``k`` blocks later:
-        a consumer that is done with each block before asking for the one after
-        next may pass 2 and save the page faults of a fresh ``block × width``
-        array per block (as much time as decoding it).  0 (the default): a new
-        array per block.
+        a consumer that is done with each block before asking for the next may
+        pass 1 (2 if it is done only before asking for the one after next) and
+        save the page faults of a fresh ``block × width`` array per block (as much
+        time as decoding it); the packed bytes are then read into one reused
+        buffer too.  0 (the default): new arrays for every block.
 
     Notes
     -----
