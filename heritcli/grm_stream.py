@@ -265,10 +265,15 @@ def _decode_compiled(packed: np.ndarray, snps: np.ndarray, spec: _StreamSpec) ->
     from heritcli.core.packed import code_values, frequencies_from_codes
     from heritcli.core.standardize import BlockStats
 
-    tally, miss_rows, miss_cols = scan_rows(packed, spec.n_fam, spec.sample_index)
     if spec.counts is not None:
+        # Frequencies are fixed: only the missing calls of the first ``width`` samples matter.
         stats = spec.counts.block(snps)
+        if spec.sample_index is None:
+            _, miss_rows, miss_cols = scan_rows(packed, spec.width)
+        else:
+            _, miss_rows, miss_cols = scan_rows(packed, spec.n_fam, spec.sample_index[: spec.width])
     else:
+        tally, miss_rows, miss_cols = scan_rows(packed, spec.n_fam, spec.sample_index)
         stats = BlockStats(*frequencies_from_codes(tally))
     stats, why, used, missing = _select_used(stats, snps, spec, miss_rows, miss_cols)
     rows = packed if used.all() else packed[used]
