@@ -347,10 +347,13 @@ DEFINE_GRM_ROWS(herit_grm_rows_f64_ss64, double, double)
  *
  * zz, ss: the band's sums, rows x width Fortran-ordered (entry (i, j) is row row_start + i,
  * column j, in the lower triangle when j <= row_start + i); ss NULL when nothing is missing.
- * values, counts: the same shape and order; entries above the diagonal are set to 0.  Each
- * value is zz / N (0 where N = 0), N = n_snps - m_a - m_b + ss, or zz / max(n_snps, 1)
- * without ss: the float64 quotient rounded once to the output type.
+ * values, counts: rows x width, row-major (the layout of the stored HDF5 dataset, so that it
+ * is written without another copy); entries above the diagonal are set to 0.  Each value is
+ * zz / N (0 where N = 0), N = n_snps - m_a - m_b + ss, or zz / max(n_snps, 1) without ss:
+ * the float64 quotient rounded once to the output type.  Columns are taken 64 at a time so
+ * that both the column-major reads and the row-major writes stay in cache.
  */
+#define BAND_COLUMNS 64
 #define DEFINE_BAND_VALUES(NAME, SSREAL, OUTREAL)                                              \
     void NAME(const double *zz, const SSREAL *ss, const int64_t *miss, int64_t rows,         \
               int64_t width, int64_t row_start, int64_t n_snps, OUTREAL *values,             \
@@ -358,24 +361,30 @@ DEFINE_GRM_ROWS(herit_grm_rows_f64_ss64, double, double)
     {                                                                                        \
         const double total = (double)n_snps;                                                 \
         const double divisor = total > 1 ? total : 1.0;                                      \
-        for (int64_t j = 0; j < width; j++) {                                                \
-            const int64_t first = j > row_start ? j - row_start : 0;                         \
-            const int64_t column = j * rows;                                                 \
-            for (int64_t i = 0; i < first; i++) {                                            \
-                values[column + i] = (OUTREAL)0;                                             \
-                if (ss) {                                                                    \
-                    counts[column + i] = 0.0f;                                               \
-                }                                                                            \
-            }                                                                                \
-            for (int64_t i = first; i < rows; i++) {                                         \
-                const double sum = zz[column + i];                                           \
-                if (ss) {                                                                    \
-                    const double pairs = total - (double)miss[row_start + i] -               \
-                                         (double)miss[j] + (double)ss[column + i];           \
-                    counts[column + i] = (float)pairs;                                       \
-                    values[column + i] = pairs > 0 ? (OUTREAL)(sum / pairs) : (OUTREAL)0;    \
-                } else {                                                                     \
-                    values[column + i] = (OUTREAL)(sum / divisor);                           \
+        for (int64_t j0 = 0; j0 < width; j0 += BAND_COLUMNS) {                               \
+            const int64_t j1 = j0 + BAND_COLUMNS < width ? j0 + BAND_COLUMNS : width;        \
+            for (int64_t i = 0; i < rows; i++) {                                             \
+                const int64_t a = row_start + i;                                             \
+                OUTREAL *v = values + i * width;                                             \
+                float *c = ss ? counts + i * width : NULL;                                   \
+                for (int64_t j = j0; j < j1; j++) {                                          \
+                    if (j > a) {                                                             \
+                        v[j] = (OUTREAL)0;                                                   \
+                        if (c) {                                                             \
+                            c[j] = 0.0f;                                                     \
+                        }                                                                    \
+                        continue;                                                            \
+                    }                                                                        \
+                    const int64_t lower = i + j * rows;                                      \
+                    const double sum = zz[lower];                                            \
+                    if (c) {                                                                 \
+                        const double pairs = total - (double)miss[a] - (double)miss[j] +     \
+                                             (double)ss[lower];                              \
+                        c[j] = (float)pairs;                                                 \
+                        v[j] = pairs > 0 ? (OUTREAL)(sum / pairs) : (OUTREAL)0;              \
+                    } else {                                                                 \
+                        v[j] = (OUTREAL)(sum / divisor);                                     \
+                    }                                                                        \
                 }                                                                            \
             }                                                                                \
         }                                                                                    \

@@ -396,9 +396,10 @@ def band_values(
 
     Returns
     -------
-    values : ndarray of ``dtype``, Fortran-ordered, zeros above the diagonal
+    values : ndarray of ``dtype``, C-ordered (as the part file stores it), zeros above
+        the diagonal
         The same numbers as :func:`heritcli.core.grm.band_rows`, rounded once to ``dtype``.
-    counts : ndarray of float32 or None
+    counts : ndarray of float32, C-ordered, or None
     """
     library = _library()
     if library is None:
@@ -418,8 +419,8 @@ def band_values(
     out_type = np.dtype(dtype)
     if out_type not in (np.float32, np.float64):
         raise ValueError("dtype must be float32 or float64")
-    values = np.empty((rows, width), dtype=out_type, order="F")
-    counts = None if ss is None else np.empty((rows, width), dtype=np.float32, order="F")
+    values = np.empty((rows, width), dtype=out_type)
+    counts = None if ss is None else np.empty((rows, width), dtype=np.float32)
     out = "f32" if out_type == np.float32 else "f64"
     kind = "ss64" if ss is not None and ss.dtype == np.float64 else "ss32"
     getattr(library, f"herit_band_values_{out}_{kind}")(

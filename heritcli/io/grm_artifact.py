@@ -362,10 +362,11 @@ def write_grm_part(
         # one-shot run stores, at half the size for float32.
         stored = np.asarray(values, dtype=np.dtype(dtype))
         group.create_dataset("values", data=stored, chunks=chunk)
-        digest.update(np.ascontiguousarray(stored).tobytes())
+        digest.update(memoryview(np.ascontiguousarray(stored)).cast("B"))
         if counts is not None:
             count_dtype = np.float32 if float(np.max(counts, initial=0)) < 2**24 else np.float64
-            group.create_dataset("n_pairs", data=counts.astype(count_dtype), chunks=chunk)
+            stored_counts = np.asarray(counts, dtype=count_dtype)
+            group.create_dataset("n_pairs", data=stored_counts, chunks=chunk)
         if snps is not None:
             _write_snp_summary(handle.create_group("snps"), snps)
         fingerprint = digest.hexdigest()
