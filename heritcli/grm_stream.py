@@ -39,18 +39,7 @@ class BedReader:
 
     def read_packed(self, start: int, stop: int) -> np.ndarray:
         """The bytes of SNPs ``start:stop``, shape (stop - start, ceil(n/4))."""
-        width = self.bytes_per_snp
-        n_bytes = (stop - start) * width
-        buffer = bytearray(n_bytes)
-        try:
-            with open(self.bed, "rb", buffering=0) as handle:
-                handle.seek(3 + start * width)
-                got = handle.readinto(buffer)
-        except OSError as exc:
-            raise InputError(f"cannot read {self.bed}: {exc.strerror or exc}") from None
-        if got != n_bytes:
-            raise InputError(f"{self.bed} ended early (was it changed while herit read it?)")
-        return np.frombuffer(buffer, dtype=np.uint8).reshape(stop - start, width)
+        return _read_run(self, start, stop, bytearray((stop - start) * self.bytes_per_snp))
 
     def read_packed_rows(self, snp_index: np.ndarray) -> np.ndarray:
         """The bytes of an arbitrary set of SNPs, in the order given."""
