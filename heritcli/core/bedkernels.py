@@ -98,6 +98,13 @@ def _library() -> Any | None:
     return library
 
 
+def _require_library() -> Any:
+    library = _library()
+    if library is None:
+        raise RuntimeError("the compiled .bed kernels are not available")
+    return library
+
+
 def kernels_available() -> bool:
     """Whether the compiled kernels are loaded (else the numpy route is used)."""
     return _library() is not None
@@ -142,9 +149,7 @@ def scan_rows(
     rows, columns : ndarray of int64
         The missing calls, as :func:`heritcli.io.plink.missing_positions`.
     """
-    library = _library()
-    if library is None:
-        raise RuntimeError("the compiled .bed kernels are not available")
+    library = _require_library()
     packed = _packed_rows(packed)
     b, row_bytes = packed.shape
     if row_bytes < (n_samples + 3) // 4:
@@ -200,9 +205,7 @@ def standardize_rows(
     -------
     ndarray, shape (b, width), C-contiguous, of ``values.dtype``
     """
-    library = _library()
-    if library is None:
-        raise RuntimeError("the compiled .bed kernels are not available")
+    library = _require_library()
     packed = _packed_rows(packed)
     b, row_bytes = packed.shape
     values = np.ascontiguousarray(values)
@@ -253,9 +256,7 @@ def add_missing_pairs(
     Entry ``(a, b)`` with ``a ≥ b`` gains one for each SNP missing in both ``a`` and
     ``b``; the cost is the sum over SNPs of the squared number of missing calls.
     """
-    library = _library()
-    if library is None:
-        raise RuntimeError("the compiled .bed kernels are not available")
+    library = _require_library()
     snp = np.ascontiguousarray(snp, dtype=np.int64)
     sample = np.ascontiguousarray(sample, dtype=np.int64)
     if snp.shape != sample.shape or snp.ndim != 1:
@@ -291,9 +292,7 @@ def flush_lower(partial: np.ndarray, total: np.ndarray, row_start: int = 0) -> N
     Each entry gets ``total + float64(partial)``, the same rounding as numpy's
     ``total += partial``; entries above the diagonal are not touched.
     """
-    library = _library()
-    if library is None:
-        raise RuntimeError("the compiled .bed kernels are not available")
+    library = _require_library()
     if partial.dtype != np.float32 or total.dtype != np.float64:
         raise ValueError("partial must be float32 and total float64")
     if partial.shape != total.shape or partial.ndim != 2:
@@ -304,6 +303,39 @@ def flush_lower(partial: np.ndarray, total: np.ndarray, row_start: int = 0) -> N
     if rows != cols - row_start:
         raise ValueError("the band does not fit its row start")
     library.herit_flush_lower(partial.ctypes.data, total.ctypes.data, rows, cols, row_start)
+
+
+def _finished_outputs(
+    zz: np.ndarray,
+    ss: np.ndarray | None,
+    missing_per_sample: np.ndarray,
+    shape: tuple[int, int],
+    dtype: type[np.floating],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
+    """Checked inputs and fresh outputs of the kernels that finish the sums.
+
+    Returns the missing counts as int64 (one per column of ``zz``), the values
+    (``dtype``) and counts (float32, or None without ``ss``) arrays of ``shape``, and
+    the kernel's name suffix.
+    """
+    width = zz.shape[1]
+    if ss is not None and (
+        ss.shape != zz.shape
+        or not ss.flags.f_contiguous
+        or ss.dtype not in (np.float32, np.float64)
+    ):
+        raise ValueError("ss must be a Fortran-ordered float32 or float64 matrix shaped like zz")
+    miss = np.ascontiguousarray(missing_per_sample, dtype=np.int64)
+    if miss.shape != (width,):
+        raise ValueError("one missing count per sample (column) is needed")
+    out_type = np.dtype(dtype)
+    if out_type not in (np.float32, np.float64):
+        raise ValueError("dtype must be float32 or float64")
+    values = np.empty(shape, dtype=out_type)
+    counts = None if ss is None else np.empty(shape, dtype=np.float32)
+    out = "f32" if out_type == np.float32 else "f64"
+    kind = "ss64" if ss is not None and ss.dtype == np.float64 else "ss32"
+    return miss, values, counts, f"{out}_{kind}"
 
 
 def grm_rows_from_lower(
@@ -337,29 +369,16 @@ def grm_rows_from_lower(
         as :func:`heritcli.core.grm.grm_rows` computes it from symmetrized matrices.
     counts : ndarray of float32, (stop - start, n), or None
     """
-    library = _library()
-    if library is None:
-        raise RuntimeError("the compiled .bed kernels are not available")
+    library = _require_library()
     n = zz.shape[0]
     if zz.shape != (n, n) or zz.dtype != np.float64 or not zz.flags.f_contiguous:
         raise ValueError("zz must be a Fortran-ordered square float64 matrix")
-    if ss is not None and (
-        ss.shape != (n, n) or not ss.flags.f_contiguous or ss.dtype not in (np.float32, np.float64)
-    ):
-        raise ValueError("ss must be a Fortran-ordered square float32 or float64 matrix")
     if not 0 <= start <= stop <= n:
         raise ValueError(f"rows {start}:{stop} outside 0:{n}")
-    miss = np.ascontiguousarray(missing_per_sample, dtype=np.int64)
-    if miss.shape != (n,):
-        raise ValueError("one missing count per sample is needed")
-    out_type = np.dtype(dtype)
-    if out_type not in (np.float32, np.float64):
-        raise ValueError("dtype must be float32 or float64")
-    values = np.empty((stop - start, n), dtype=out_type)
-    counts = None if ss is None else np.empty((stop - start, n), dtype=np.float32)
-    out = "f32" if out_type == np.float32 else "f64"
-    kind = "ss64" if ss is not None and ss.dtype == np.float64 else "ss32"
-    getattr(library, f"herit_grm_rows_{out}_{kind}")(
+    miss, values, counts, suffix = _finished_outputs(
+        zz, ss, missing_per_sample, (stop - start, n), dtype
+    )
+    getattr(library, f"herit_grm_rows_{suffix}")(
         zz.ctypes.data,
         None if ss is None else ss.ctypes.data,
         miss.ctypes.data,
@@ -401,29 +420,12 @@ def band_values(
         The same numbers as :func:`heritcli.core.grm.band_rows`, rounded once to ``dtype``.
     counts : ndarray of float32, C-ordered, or None
     """
-    library = _library()
-    if library is None:
-        raise RuntimeError("the compiled .bed kernels are not available")
+    library = _require_library()
     rows, width = zz.shape
     if zz.dtype != np.float64 or not zz.flags.f_contiguous or rows != width - row_start:
         raise ValueError("zz must be a Fortran-ordered float64 band ending on the diagonal")
-    if ss is not None and (
-        ss.shape != zz.shape
-        or not ss.flags.f_contiguous
-        or ss.dtype not in (np.float32, np.float64)
-    ):
-        raise ValueError("ss must be a Fortran-ordered float32 or float64 band like zz")
-    miss = np.ascontiguousarray(missing_per_sample, dtype=np.int64)
-    if miss.shape != (width,):
-        raise ValueError("one missing count per sample of the band's columns is needed")
-    out_type = np.dtype(dtype)
-    if out_type not in (np.float32, np.float64):
-        raise ValueError("dtype must be float32 or float64")
-    values = np.empty((rows, width), dtype=out_type)
-    counts = None if ss is None else np.empty((rows, width), dtype=np.float32)
-    out = "f32" if out_type == np.float32 else "f64"
-    kind = "ss64" if ss is not None and ss.dtype == np.float64 else "ss32"
-    getattr(library, f"herit_band_values_{out}_{kind}")(
+    miss, values, counts, suffix = _finished_outputs(zz, ss, missing_per_sample, zz.shape, dtype)
+    getattr(library, f"herit_band_values_{suffix}")(
         zz.ctypes.data,
         None if ss is None else ss.ctypes.data,
         miss.ctypes.data,
