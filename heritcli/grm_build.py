@@ -538,7 +538,7 @@ def build_whole_grm(
     t1 = time.perf_counter()
     fid = fileset.fam.fid[inputs.sample_index]
     iid = fileset.fam.iid[inputs.sample_index]
-    fingerprint = write_grm_artifact(
+    written = write_grm_artifact(
         target,
         n_samples=n,
         rows=row_source(sums, options.dtype),
@@ -560,7 +560,7 @@ def build_whole_grm(
         reason=reason,
         n_snps=sums.n_snps,
         any_missing=sums.ss is not None,
-        fingerprint=fingerprint,
+        written=written,
         seconds=time.perf_counter() - started,
         memory_bytes=memory_estimate(n, block, sums.ss is not None, precision),
         block=block,
@@ -576,17 +576,15 @@ def finished_result(
     reason: np.ndarray,
     n_snps: int,
     any_missing: bool,
-    fingerprint: str,
+    written: Any,
     seconds: float,
     memory_bytes: int,
     block: int,
     threads: int,
     timings: dict[str, float],
 ) -> MakeGrmResult:
-    """The :class:`MakeGrmResult` of a GRM just written to ``target``."""
-    from heritcli.io.grm_artifact import read_grm_artifact
-
-    written = read_grm_artifact(target)
+    """The :class:`MakeGrmResult` of a GRM just written to ``target``
+    (``written``: what :func:`heritcli.io.grm_artifact.write_grm_artifact` returned)."""
     return MakeGrmResult(
         path=os.fspath(target),
         n_samples=inputs.n_samples,
@@ -596,10 +594,10 @@ def finished_result(
         snps_dropped=_reason_counts(reason),
         samples_dropped=inputs.samples_dropped,
         any_missing=any_missing,
-        diag_mean=float(written.grm_attrs["diag_mean"]),
-        offdiag_mean=float(written.grm_attrs["offdiag_mean"]),
-        offdiag_var=float(written.grm_attrs["offdiag_var"]),
-        fingerprint=fingerprint,
+        diag_mean=float(written.summary["diag_mean"]),
+        offdiag_mean=float(written.summary["offdiag_mean"]),
+        offdiag_var=float(written.summary["offdiag_var"]),
+        fingerprint=written.fingerprint,
         seconds=seconds,
         memory_estimate_bytes=memory_bytes,
         block_snps=block,

@@ -155,7 +155,7 @@ def build_grm_distributed(
     t2 = time.perf_counter()
     fam = inputs.fileset.fam
     with_counts = plan.any_missing
-    fingerprint = write_grm_artifact(
+    written = write_grm_artifact(
         target,
         n_samples=n,
         rows=lambda a, b: assemble_rows(bands, n, a, b, with_counts=with_counts),
@@ -177,7 +177,7 @@ def build_grm_distributed(
         reason=reason,
         n_snps=plan.n_used,
         any_missing=with_counts,
-        fingerprint=fingerprint,
+        written=written,
         seconds=time.perf_counter() - started,
         memory_bytes=8 * n * (n + 1),
         block=block,

@@ -308,7 +308,7 @@ def merge_parts(
                 "max_maf": science.get("max_maf", 0.5),
                 "merged_from": f"{count} parts",
             },
-        )
+        ).fingerprint
     return _result(target, "parts", count, fingerprint, started)
 
 
@@ -415,7 +415,7 @@ def merge_snp_sets(
                 for g in grms
             },
             grm_attrs={"merged_from": f"{len(grms)} GRMs of disjoint SNP sets"},
-        )
+        ).fingerprint
     return _result(target, "snp-sets", len(grms), fingerprint, started)
 
 

@@ -231,7 +231,8 @@ def test_make_grm__real_subprocess_exit_code_and_no_traceback(small: Path, tmp_p
 def test_make_grm__interrupt_leaves_no_partial_output(tmp_path: Path, sig: int) -> None:
     rng = np.random.default_rng(0)
     prefix = tmp_path / "big"
-    write_bfile(prefix, random_counts(rng, 6000, 1500, 0.001))
+    # Long enough (about a second of accumulation) to be interrupted mid-stream.
+    write_bfile(prefix, random_counts(rng, 24000, 1500, 0.001))
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
@@ -254,12 +255,11 @@ def test_make_grm__interrupt_leaves_no_partial_output(tmp_path: Path, sig: int) 
         stderr=subprocess.PIPE,
         text=True,
     )
-    # Wait until the run has started streaming, then interrupt it.
+    # Wait until the first progress line shows the stream under way, then interrupt it.
     deadline = time.time() + 60
-    while not (out / "g.log").exists() or "threads:" not in (out / "g.log").read_text():
+    while not (out / "g.log").exists() or "make-grm: " not in (out / "g.log").read_text():
         assert time.time() < deadline and proc.poll() is None
-        time.sleep(0.05)
-    time.sleep(0.3)
+        time.sleep(0.01)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -12,10 +12,14 @@ import signal
 import sys
 from typing import Any
 
-import click
+from heritcli.threads import calm_idle_blas_threads
 
-from heritcli._version import __version__
-from heritcli.errors import EXIT_CODES, HeritError, Interrupted
+calm_idle_blas_threads()  # before anything loads numpy, and with it OpenBLAS
+
+import click  # noqa: E402
+
+from heritcli._version import __version__  # noqa: E402
+from heritcli.errors import EXIT_CODES, HeritError, Interrupted  # noqa: E402
 
 CHAIN = """\b
 The chain:

@@ -34,11 +34,9 @@ class CliReporter:
     """
 
     def __init__(self, verbosity: int = 0, stream: IO[str] | None = None) -> None:
-        from rich.console import Console
-
         self.verbosity = verbosity
         self.stream = stream if stream is not None else sys.stderr
-        self.console = Console(file=self.stream, markup=False, highlight=False, emoji=False)
+        self._console: Any = None
         self.log_handle: IO[str] | None = None
         self.log_path: Path | None = None
         self.warnings: list[str] = []
@@ -47,6 +45,24 @@ class CliReporter:
     @property
     def interactive(self) -> bool:
         return bool(getattr(self.stream, "isatty", lambda: False)())
+
+    @property
+    def console(self) -> Any:
+        """The rich console on the stream, made on first use (importing rich takes time
+        that a run printing plain lines to a file does not need to spend)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, markup=False, highlight=False, emoji=False)
+        return self._console
+
+    def _print(self, message: str) -> None:
+        """One message line: through rich on a terminal, as plain text otherwise."""
+        if self.interactive:
+            self.console.print(message, soft_wrap=True)
+        else:
+            self.stream.write(message + "\n")
+            self.stream.flush()
 
     # -- log file -------------------------------------------------------------------
     def open_log(self, path: Path, command: str) -> None:
@@ -123,17 +139,17 @@ class CliReporter:
     def info(self, message: str) -> None:
         self._log(message)
         if self.verbosity >= 0:
-            self.console.print(message, soft_wrap=True)
+            self._print(message)
 
     def detail(self, message: str) -> None:
         self._log(message)
         if self.verbosity >= 1:
-            self.console.print(message, soft_wrap=True)
+            self._print(message)
 
     def warning(self, message: str) -> None:
         self.warnings.append(message)
         self._log(f"warning: {message}")
-        self.console.print(f"herit: warning: {message}", soft_wrap=True)
+        self._print(f"herit: warning: {message}")
 
     def result(self, renderable: Any) -> None:
         """Print a result table to stdout (not stderr)."""

@@ -70,6 +70,19 @@ class GrmSums:
     row_start: int = 0
 
 
+def touched_zeros(shape: tuple[int, int], dtype: type[np.floating]) -> np.ndarray:
+    """A Fortran-ordered array of zeros whose memory pages are already mapped.
+
+    ``np.zeros`` maps pages lazily, on the first write to each.  Those page faults
+    are cheap in a single-threaded process but several times dearer while other
+    threads of the process run (BLAS threads busy in, or spinning after, a product),
+    so the accumulation's large arrays are written once here, before any product.
+    """
+    array = np.empty(shape, dtype=dtype, order="F")
+    array.fill(0)
+    return array
+
+
 def blas_chunk_snps(n_samples: int) -> int:
     """SNPs per BLAS call: a power of two fixed by the number of samples alone.
 
@@ -155,8 +168,12 @@ class GrmAccumulator:
         self.chunk_snps = blas_chunk_snps(n_samples)
         shape = (row_stop - row_start, row_stop)
         self._shape = shape
-        self._zz = np.zeros(shape, dtype=np.float64, order="F")
-        self._partial: np.ndarray | None = None
+        # Both sums are written into pages faulted in now, by this thread alone: faulted in
+        # by the BLAS threads during the first product they cost several times as much.
+        self._zz = touched_zeros(shape, np.float64)
+        self._partial: np.ndarray | None = (
+            touched_zeros(shape, np.float32) if precision == "float32" else None
+        )
         self._partial_snps = 0
         self._buffer: np.ndarray | None = None
         self._buffered = 0
@@ -253,8 +270,7 @@ class GrmAccumulator:
     def _product(self, rows: np.ndarray) -> None:
         k = rows.shape[0]
         if self.precision == "float32":
-            if self._partial is None:
-                self._partial = np.zeros(self._shape, dtype=np.float32, order="F")
+            assert self._partial is not None
             self._blas(rows, self._partial)
             self._partial_snps += k
             if self._partial_snps >= FLUSH_SNPS:

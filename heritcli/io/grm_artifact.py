@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,26 @@ def _load_square(path: Path, name: str, index: np.ndarray | None) -> np.ndarray:
         return rows[np.ix_(inverse, inverse)]
 
 
+@dataclass(frozen=True)
+class GrmWritten:
+    """What :func:`write_grm_artifact` wrote: the fingerprint and the ``grm/values`` summary
+    attributes (``n_snps``, ``diag_mean``, ``offdiag_mean``, ``offdiag_var``, …)."""
+
+    fingerprint: str
+    summary: dict[str, Any]
+
+
+def _tile_moments(stored: np.ndarray, start: int) -> tuple[float, float, float]:
+    """Sum of the diagonal, of the off-diagonal entries and of their squares, of rows
+    ``start:`` of a GRM given as the row tile ``stored`` (float64 sums)."""
+    local = np.arange(stored.shape[0])
+    diagonal = stored[local, start + local].astype(np.float64)
+    diag_sum = float(diagonal.sum())
+    off_sum = float(stored.sum(dtype=np.float64)) - diag_sum
+    off_sq = float(np.square(stored, dtype=np.float64).sum()) - float(np.square(diagonal).sum())
+    return diag_sum, off_sum, off_sq
+
+
 def write_grm_artifact(
     target: str | os.PathLike[str],
     *,
@@ -135,7 +156,7 @@ def write_grm_artifact(
     params: Mapping[str, Any],
     inputs: Mapping[str, Any],
     grm_attrs: Mapping[str, Any] | None = None,
-) -> str:
+) -> GrmWritten:
     """Write a GRM artifact atomically, row tile by row tile.
 
     Parameters
@@ -146,23 +167,36 @@ def write_grm_artifact(
 
     Returns
     -------
-    str
-        The artifact's fingerprint.
+    GrmWritten
+        The artifact's fingerprint and summary.
+
+    Notes
+    -----
+    Each tile's hash update and moments (for the summary) run in a worker thread
+    while this one writes the tile and computes the next (hashlib and numpy's
+    reductions release the GIL); the tiles are hashed, and their moments added,
+    in row order, so the result does not depend on the timing.
     """
     import h5py
 
     out_dtype = np.dtype(dtype)
     digest = hashlib.sha256(hash_ids(fid, iid).encode())
-    diag_sum = 0.0
-    off_sum = 0.0
-    off_sq = 0.0
+
+    def digest_tile(stored: np.ndarray, start: int) -> tuple[float, float, float]:
+        digest.update(memoryview(stored).cast("B"))
+        return _tile_moments(stored, start)
+
     chunk = (min(n_samples, 256), min(n_samples, 256))
     # Reserve the file's size first: HDF5 cannot recover from a write that fails on a full
     # disk, so the shortage must show up before it starts (as an exit-7 error).
     per_entry = out_dtype.itemsize + (4 if has_n_pairs else 0)
     n_rows = 0 if snps is None else len(snps.snp_id)
     reserve = n_samples * n_samples * per_entry + 512 * n_samples + 64 * n_rows + (1 << 16)
-    with atomic_path(target, reserve=reserve) as tmp, h5py.File(tmp, "w") as handle:
+    with (
+        atomic_path(target, reserve=reserve) as tmp,
+        h5py.File(tmp, "w") as handle,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="herit-digest") as digester,
+    ):
         samples = handle.create_group("samples")
         write_strings(samples, "fid", fid)
         write_strings(samples, "iid", iid)
@@ -175,22 +209,21 @@ def write_grm_artifact(
             pairs_ds = grm.create_dataset(
                 "n_pairs", shape=(n_samples, n_samples), dtype=np.float32, chunks=chunk
             )
+        tiles: list[Future[tuple[float, float, float]]] = []
         for start in range(0, n_samples, ROW_TILE):
             stop = min(start + ROW_TILE, n_samples)
             values, counts = rows(start, stop)
             stored = np.ascontiguousarray(values, dtype=out_dtype)
+            tiles.append(digester.submit(digest_tile, stored, start))
             values_ds[start:stop] = stored
-            digest.update(stored.tobytes())
-            local = np.arange(stop - start)
-            diagonal = stored[local, start + local].astype(np.float64)
-            diag_sum += float(diagonal.sum())
-            row_sum = float(stored.sum(dtype=np.float64)) - float(diagonal.sum())
-            off_sum += row_sum
-            off_sq += float(np.square(stored, dtype=np.float64).sum()) - float(
-                np.square(diagonal).sum()
-            )
             if pairs_ds is not None and counts is not None:
                 pairs_ds[start:stop] = np.asarray(counts, dtype=np.float32)
+        diag_sum = off_sum = off_sq = 0.0
+        for tile in tiles:
+            diag, off, sq = tile.result()
+            diag_sum += diag
+            off_sum += off
+            off_sq += sq
         n_off = max(n_samples * (n_samples - 1), 1)
         off_mean = off_sum / n_off
         summary = {
@@ -217,7 +250,7 @@ def write_grm_artifact(
             fingerprint=fingerprint,
             extra={"n_samples": n_samples, "n_snps": int(n_snps), "dtype": out_dtype.name},
         )
-    return fingerprint
+    return GrmWritten(fingerprint, summary)
 
 
 def _write_snp_summary(group: Any, snps: SnpSummary) -> None:
