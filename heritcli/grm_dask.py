@@ -154,7 +154,8 @@ def build_grm_distributed(
         client.close()
     t2 = time.perf_counter()
     fam = inputs.fileset.fam
-    with_counts = plan.any_missing
+    with_counts = bool(plan.any_missing)
+    n_used = int((reason == "").sum())
     written = write_grm_artifact(
         target,
         n_samples=n,
@@ -162,7 +163,7 @@ def build_grm_distributed(
         has_n_pairs=with_counts,
         fid=fam.fid[inputs.sample_index],
         iid=fam.iid[inputs.sample_index],
-        n_snps=plan.n_used,
+        n_snps=n_used,
         dtype=options.dtype,
         snps=snp_summary(inputs.fileset.bim, counts.freq, reason),
         command=command,
@@ -175,7 +176,7 @@ def build_grm_distributed(
         Path(target),
         inputs=inputs,
         reason=reason,
-        n_snps=plan.n_used,
+        n_snps=n_used,
         any_missing=with_counts,
         written=written,
         seconds=time.perf_counter() - started,

@@ -4,16 +4,15 @@ Part ``I`` of ``N`` computes rows ``r_{I−1}:r_I`` of the lower triangle, the
 product ``Z[r0:r1] Z[:r1]ᵀ`` of the standardized genotypes of those samples
 with those of every sample up to ``r1`` (:func:`heritcli.core.grm.part_bounds`
 chooses ``r_i ≈ n·√(i/N)`` so that every part has about ``n²/(2N)`` entries, as
-GCTA's ``--make-grm-part`` does).  Each part reads the whole ``.bed``:
-
-1. a first pass counts alleles (:func:`heritcli.allele_freq.count_alleles`) so
-   the frequencies, and with them the ``--maf``/``--geno`` filters, are fixed
-   before anything is standardized (``--freq FILE`` replaces the frequencies);
-2. the second pass streams the same SNP blocks as the one-shot run
-   (:func:`heritcli.grm_stream.stream_blocks`) and accumulates the band
-   (:class:`heritcli.core.grm.GrmAccumulator` with ``rows``), so the merged parts
-   equal the one-shot GRM (bit for bit where the BLAS rounds bands as it rounds
-   the whole matrix: :func:`heritcli.core.grm.bands_match_whole`).
+GCTA's ``--make-grm-part`` does).  Each part streams the whole ``.bed`` once, in
+the same SNP blocks as the one-shot run (:func:`heritcli.grm_stream.stream_blocks`):
+every block's allele frequencies, and with them the ``--maf``/``--geno`` filters,
+come from all the kept samples, exactly as in the one-shot run, and only the
+first ``r1`` samples are standardized and accumulated into the band
+(:class:`heritcli.core.grm.GrmAccumulator` with ``rows``).  So the merged parts
+equal the one-shot GRM (bit for bit where the BLAS rounds bands as it rounds
+the whole matrix: :func:`heritcli.core.grm.bands_match_whole`).  ``--freq FILE``
+replaces the frequencies in every part alike.
 
 The part is written as ``P.part_N_I.h5`` (:func:`heritcli.io.grm_artifact.write_grm_part`)
 only when complete; it records the samples, the SNPs used, a hash of their
@@ -64,13 +63,17 @@ class BandPlan:
         ``.bim`` indices streamed (the blocks are runs of ``block`` of them).
     block : int
     precision : {"float32", "float64"}
-    counts : SnpCounts
-        Frequencies (as used) and call counts fixed beforehand.
     snp_filter : SnpFilter
-    n_used : int
-        SNPs that pass the filters.
-    any_missing : bool
-        Whether any call of a used SNP is missing (then pair counts are stored).
+    counts : SnpCounts or None
+        Frequencies (as used) and call counts fixed beforehand by a first pass (the
+        dask engine, whose client needs them before it sends out the bands); None:
+        each block's are computed from its genotypes as it is streamed.
+    freq : ndarray of float64 or None
+        ``--freq`` frequencies per ``.bim`` variant, replacing the computed ones (only
+        when ``counts`` is None: fixed counts already hold them).
+    any_missing : bool or None
+        With ``counts``: whether any call of a used SNP is missing (then pair counts
+        are stored).  Without, the stream tells.
     """
 
     reader: BedReader
@@ -79,10 +82,10 @@ class BandPlan:
     candidates: np.ndarray
     block: int
     precision: str
-    counts: SnpCounts
     snp_filter: SnpFilter
-    n_used: int
-    any_missing: bool
+    counts: SnpCounts | None = None
+    freq: np.ndarray | None = None
+    any_missing: bool | None = None
 
 
 @dataclass
@@ -90,7 +93,9 @@ class GrmBand:
     """Rows ``row_start:row_stop`` of the lower triangle (columns ``0:row_stop``).
 
     ``values`` and ``counts`` are float64 (``counts`` None when no call is
-    missing); entries above the diagonal are 0.
+    missing); entries above the diagonal are 0.  ``freq`` and ``reason`` give, for
+    every candidate SNP of the plan, the frequency used and why it was dropped
+    (``""``: used); :func:`compute_band` always fills them.
     """
 
     row_start: int
@@ -98,6 +103,8 @@ class GrmBand:
     values: np.ndarray
     counts: np.ndarray | None
     n_snps: int
+    freq: np.ndarray | None = None
+    reason: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,10 @@ def compute_band(
     )
     z_dtype = np.float64 if plan.precision == "float64" else np.float32
     overlap = overlap_decoding(blas_threads())
+    freq = np.full(plan.candidates.size, np.nan)
+    reason = np.full(plan.candidates.size, "", dtype=object)
+    missing_used = False
+    done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="herit-band") as pool:
         pending: Future[None] | None = None
         stream = stream_blocks(
@@ -162,10 +173,17 @@ def compute_band(
             dtype=z_dtype,
             width=r1,
             counts=plan.counts,
+            freq=plan.freq,
             # A z buffer is reused once its block is added: two while decoding overlaps.
             buffers=2 if overlap else 1,
         )
         for streamed in stream:
+            k = int(streamed.snps.size)
+            freq[done : done + k] = streamed.stats.freq
+            reason[done : done + k] = streamed.reason
+            done += k
+            used = streamed.reason == ""
+            missing_used = missing_used or bool(streamed.stats.n_missing[used].any())
             if pending is not None:
                 pending.result()
             z = streamed.z
@@ -175,17 +193,18 @@ def compute_band(
             else:
                 pending = pool.submit(acc.add, z, streamed.missing) if z.shape[0] else None
             if progress is not None:
-                progress.advance(int(streamed.snps.size))
+                progress.advance(k)
         if pending is not None:
             pending.result()
     sums = acc.finish()
     values, counts = finished_band(sums, plan.precision)
-    if counts is None and plan.any_missing:
+    any_missing = missing_used if plan.any_missing is None else plan.any_missing
+    if counts is None and any_missing:
         # Genotypes are missing in samples after this band: store the counts (here all M)
         # so that every part of one GRM has the same layout.
         lower = np.arange(r1)[None, :] <= (r0 + np.arange(r1 - r0))[:, None]
         counts = np.where(lower, float(sums.n_snps), 0.0)
-    return GrmBand(r0, r1, values, counts, sums.n_snps)
+    return GrmBand(r0, r1, values, counts, sums.n_snps, freq, reason)
 
 
 def fixed_frequencies(
@@ -229,8 +248,15 @@ def fixed_frequencies(
 
 
 def band_plan(
-    options: MakeGrmOptions, inputs: Any, block: int, counts: SnpCounts, reason: np.ndarray
+    options: MakeGrmOptions,
+    inputs: Any,
+    block: int,
+    counts: SnpCounts | None = None,
+    reason: np.ndarray | None = None,
 ) -> BandPlan:
+    """The plan of a band: with the ``counts`` (and ``reason``) of a first pass, or, by
+    default, frequencies computed block by block as the band is streamed."""
+    fixed = counts is not None and reason is not None
     return BandPlan(
         reader=BedReader.of(inputs.fileset),
         sample_index=inputs.column_index,
@@ -238,17 +264,20 @@ def band_plan(
         candidates=inputs.candidates,
         block=block,
         precision=options.dtype,
-        counts=counts,
         snp_filter=SnpFilter(options.maf, options.max_maf, options.geno),
-        n_used=int((reason == "").sum()),
-        any_missing=bool(counts.n_missing[reason == ""].any()),
+        counts=counts,
+        freq=None if fixed else inputs.freq,
+        any_missing=bool(counts.n_missing[reason == ""].any()) if fixed else None,
     )
 
 
 def consistency_record(
-    options: MakeGrmOptions, inputs: Any, counts: SnpCounts, reason: np.ndarray
+    options: MakeGrmOptions, inputs: Any, freq: np.ndarray, source: str, reason: np.ndarray
 ) -> dict[str, Any]:
-    """What every part of one GRM must share (compared by ``merge-grm``)."""
+    """What every part of one GRM must share (compared by ``merge-grm``).
+
+    ``freq`` (per ``.bim`` variant) are the frequencies used, from ``source``.
+    """
     from heritcli.allele_freq import freq_hash, snp_list_hash
     from heritcli.io.artifact import hash_ids
 
@@ -257,8 +286,8 @@ def consistency_record(
     return {
         "sample_hash": hash_ids(fam.fid[inputs.sample_index], fam.iid[inputs.sample_index]),
         "snp_hash": snp_list_hash(bim.snp_id, used),
-        "freq_hash": freq_hash(bim.snp_id, counts.freq, used),
-        "freq_source": counts.source,
+        "freq_hash": freq_hash(bim.snp_id, freq, used),
+        "freq_source": source,
         "science_params": json.dumps(options.science_params(), sort_keys=True),
     }
 
@@ -365,19 +394,23 @@ def build_grm_part(
     timings: dict[str, float] = {}
     with limit_threads(options.threads) as n_threads:
         reporter.detail(f"threads: {n_threads}; BLAS: {_describe_blas()}")
-        t0 = time.perf_counter()
-        counts, reason = fixed_frequencies(options, inputs, block, reporter)
-        timings["allele counts"] = time.perf_counter() - t0
-        plan = band_plan(options, inputs, block, counts, reason)
+        plan = band_plan(options, inputs, block)
         t1 = time.perf_counter()
         with reporter.task(
             f"make-grm part {index}/{count}", total=int(inputs.candidates.size), unit="SNPs"
         ) as progress:
             band = compute_band(plan, (r0, r1), progress=progress)
         timings["accumulate"] = time.perf_counter() - t1
+    assert band.reason is not None and band.freq is not None
+    reason = inputs.reason.copy()
+    reason[inputs.candidates] = band.reason
+    if band.n_snps == 0:
+        raise DataError("no variants passed the filters " + _reason_counts_text(reason))
+    freq = np.full(inputs.fileset.n_snps, np.nan)
+    freq[inputs.candidates] = band.freq
     t2 = time.perf_counter()
     fam = inputs.fileset.fam
-    record = consistency_record(options, inputs, counts, reason)
+    record = consistency_record(options, inputs, freq, inputs.freq_source, reason)
     fingerprint = write_grm_part(
         target,
         values=band.values,
@@ -389,7 +422,7 @@ def build_grm_part(
         row_start=r0,
         n_snps=band.n_snps,
         dtype=options.dtype,
-        snps=snp_summary(inputs.fileset.bim, counts.freq, reason),
+        snps=snp_summary(inputs.fileset.bim, freq, reason),
         command=command,
         params=asdict(options),
         inputs=fingerprints,

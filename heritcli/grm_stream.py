@@ -128,7 +128,8 @@ def stream_blocks(
         Precision of ``z``.
     width : int, optional
         Keep only the first ``width`` kept samples as columns (a row band of
-        the GRM needs no more); requires ``counts`` when below the number kept.
+        the GRM needs no more).  Frequencies and filters still come from every
+        kept sample, as in a full-width stream.
     counts : SnpCounts, optional
         Frequencies and call counts fixed beforehand (a first pass); otherwise
         they are computed from each block.
@@ -153,8 +154,8 @@ def stream_blocks(
     n_fam = reader.n_samples
     n_kept = n_fam if sample_index is None else int(sample_index.size)
     width = n_kept if width is None else width
-    if width < n_kept and counts is None:
-        raise ValueError("a band of columns needs frequencies fixed beforehand")
+    if not 0 < width <= n_kept:
+        raise ValueError(f"width {width} outside 1..{n_kept}")
     spec = _StreamSpec(
         n_fam,
         sample_index,

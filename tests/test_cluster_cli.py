@@ -117,7 +117,7 @@ def test_interrupted_part__leaves_nothing_and_rerun_redoes_only_it(capsys, tmp_p
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = out / "g.part_2_2.log"
     deadline = time.time() + 60
-    while not log.exists() or "first pass" not in log.read_text():
+    while not log.exists() or "make-grm part 2/2: " not in log.read_text():
         assert time.time() < deadline and proc.poll() is None
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)  # what SLURM sends at walltime

@@ -194,6 +194,35 @@ def test_parts__with_keep_subset_and_float64(fileset: Path, tmp_path: Path) -> N
     np.testing.assert_allclose(values, expected, rtol=0, atol=1e-13)
 
 
+def test_parts__filters_and_pair_counts_see_the_samples_after_the_band(tmp_path: Path) -> None:
+    """Each part standardizes only its first r1 samples, but frequencies, filters and the
+    pair-count layout come from every sample, as in the one-shot run."""
+    rng = np.random.default_rng(5)
+    counts = random_counts(rng, 300, 40, 0.0)
+    counts[:, :30] = 0  # the first 30 samples are homozygous everywhere ...
+    counts[7, 30:] = 0  # ... SNP 7 is monomorphic over all samples, SNP 8 nearly so
+    counts[8, 30:] = 0
+    counts[8, 39] = 1
+    counts[11:20, 38:] = -1  # missing calls in the last samples only: 5 % (dropped) ...
+    counts[25, 39] = -1  # ... and 2.5 % (kept)
+    prefix = tmp_path / "edge"
+    write_bfile(prefix, counts)
+    options = {"maf": 0.02, "geno": 0.04}
+    one = make_grm(prefix, out=tmp_path / "one", **options)
+    with h5py.File(tmp_path / "one.h5") as whole:
+        reason = whole["snps/reason"][()].astype(str)
+    assert reason[7] == "monomorphic" and reason[8] == "maf"
+    assert (reason[11:20] == "geno").all() and one.any_missing
+    for index in (1, 2, 3):
+        part = make_grm(prefix, out=tmp_path / "g", part=f"{index}/3", **options)
+        assert part.snps_dropped == one.snps_dropped and part.any_missing
+    merge_grm(sorted(tmp_path.glob("g.part_3_*.h5")), tmp_path / "m")
+    assert_same_grm(tmp_path / "m.h5", tmp_path / "one.h5")
+    with h5py.File(tmp_path / "m.h5") as merged, h5py.File(tmp_path / "one.h5") as whole:
+        for name in ("snps/freq", "snps/reason"):
+            np.testing.assert_array_equal(merged[name][()], whole[name][()])
+
+
 def test_parts__more_parts_than_samples_is_a_clear_error(fileset: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="only 61 samples, so at most 61 parts"):
         make_grm(fileset, out=tmp_path / "g", part="1/62")
