@@ -516,6 +516,7 @@ def build_whole_grm(
             freq=inputs.freq,
             # A z buffer is reused once its block is added: two while decoding overlaps.
             buffers=2 if overlap else 1,
+            threads=1 if overlap else n_threads,
         )
         for streamed in stream:
             freq[streamed.snps] = streamed.stats.freq

@@ -157,7 +157,8 @@ def compute_band(
         plan.n_samples, precision=plan.precision, max_snps=int(plan.candidates.size), rows=rows
     )
     z_dtype = np.float64 if plan.precision == "float64" else np.float32
-    overlap = overlap_decoding(blas_threads())
+    threads = blas_threads()
+    overlap = overlap_decoding(threads)
     freq = np.full(plan.candidates.size, np.nan)
     reason = np.full(plan.candidates.size, "", dtype=object)
     missing_used = False
@@ -176,6 +177,7 @@ def compute_band(
             freq=plan.freq,
             # A z buffer is reused once its block is added: two while decoding overlaps.
             buffers=2 if overlap else 1,
+            threads=1 if overlap else threads,
         )
         for streamed in stream:
             k = int(streamed.snps.size)

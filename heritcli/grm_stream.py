@@ -110,6 +110,7 @@ def stream_blocks(
     counts: SnpCounts | None = None,
     freq: np.ndarray | None = None,
     buffers: int = 0,
+    threads: int = 1,
 ) -> Iterator[StreamedBlock]:
     """Yield the standardized genotypes of ``candidates``, ``block`` SNPs at a time.
 
@@ -143,6 +144,9 @@ def stream_blocks(
         save the page faults of a fresh ``block × width`` array per block (as much
         time as decoding it); the packed bytes are then read into one reused
         buffer too.  0 (the default): new arrays for every block.
+    threads : int, optional
+        Threads the compiled kernels may decode a block with (between the BLAS
+        products, when the BLAS threads are idle); the blocks are the same.
 
     Notes
     -----
@@ -165,6 +169,7 @@ def stream_blocks(
         snp_filter,
         dtype,
         _BufferPool(buffers, block, width, dtype),
+        max(1, threads),
     )
     decode = _decode_compiled if kernels_available() else _decode_numpy
     # With rotating z buffers the packed bytes are done with too before the next block:
@@ -222,6 +227,7 @@ class _StreamSpec:
     snp_filter: Callable[[Any], np.ndarray]
     dtype: type[np.floating]
     pool: _BufferPool
+    threads: int = 1
 
     @property
     def n_kept(self) -> int:
@@ -259,11 +265,15 @@ def _decode_compiled(packed: np.ndarray, snps: np.ndarray, spec: _StreamSpec) ->
         # Frequencies are fixed: only the missing calls of the first ``width`` samples matter.
         stats = spec.counts.block(snps)
         if spec.sample_index is None:
-            _, miss_rows, miss_cols = scan_rows(packed, spec.width)
+            _, miss_rows, miss_cols = scan_rows(packed, spec.width, threads=spec.threads)
         else:
-            _, miss_rows, miss_cols = scan_rows(packed, spec.n_fam, spec.sample_index[: spec.width])
+            _, miss_rows, miss_cols = scan_rows(
+                packed, spec.n_fam, spec.sample_index[: spec.width], threads=spec.threads
+            )
     else:
-        tally, miss_rows, miss_cols = scan_rows(packed, spec.n_fam, spec.sample_index)
+        tally, miss_rows, miss_cols = scan_rows(
+            packed, spec.n_fam, spec.sample_index, threads=spec.threads
+        )
         stats = BlockStats(*frequencies_from_codes(tally))
     stats, why, used, missing = _select_used(stats, snps, spec, miss_rows, miss_cols)
     rows = packed if used.all() else packed[used]
@@ -275,6 +285,7 @@ def _decode_compiled(packed: np.ndarray, snps: np.ndarray, spec: _StreamSpec) ->
         columns,
         spec.n_fam,
         out=spec.pool.take(rows.shape[0]),
+        threads=spec.threads,
     )
     return StreamedBlock(snps=snps, stats=stats, reason=why, z=z, missing=missing)
 

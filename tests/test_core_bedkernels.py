@@ -115,6 +115,30 @@ def test_standardize_rows__subset_equals_decode_then_standardize(dtype: type) ->
     )
 
 
+@pytest.mark.parametrize("threads", [2, 3, 8])
+@pytest.mark.parametrize("subset", [False, True], ids=["all", "subset"])
+def test_decoding_kernels__threads_give_the_same_block(
+    monkeypatch: pytest.MonkeyPatch, threads: int, subset: bool
+) -> None:
+    # A small threshold splits even this small block into row slices.
+    monkeypatch.setattr(bedkernels, "MIN_VALUES_PER_THREAD", 64)
+    rng = np.random.default_rng(threads)
+    n = 37
+    packed = _packed(rng, 50, n, 0.15)
+    index = rng.permutation(n)[:30] if subset else None
+    width = 25 if subset else n
+    values = code_values(rng.uniform(0.05, 0.95, 50), np.float32)
+    one = bedkernels.scan_rows(packed, n, index)
+    many = bedkernels.scan_rows(packed, n, index, threads=threads)
+    for got, want in zip(many, one, strict=True):
+        np.testing.assert_array_equal(got, want)
+    z1 = bedkernels.standardize_rows(packed, values, width, index, n)
+    zt = bedkernels.standardize_rows(packed, values, width, index, n, threads=threads)
+    np.testing.assert_array_equal(zt, z1)
+    assert one[1].size  # the block has missing calls, found by more than one slice
+    assert len({int(r) * threads // 50 for r in one[1]}) > 1
+
+
 def test_standardize_rows__rejects_an_output_of_the_wrong_shape() -> None:
     packed = np.zeros((2, 3), dtype=np.uint8)
     values = np.zeros((2, 4), dtype=np.float32)

@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import ctypes
 import importlib.machinery
+import itertools
 import os
-from functools import lru_cache
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -41,8 +44,12 @@ KERNELS_VERSION = 1
 #: Environment variable that disables the compiled kernels.
 DISABLE_VARIABLE = "HERIT_NO_C_KERNELS"
 
+#: Values (rows × samples) a decoding thread is given at least: below, one thread does it.
+MIN_VALUES_PER_THREAD = 2**20
+
 _I64 = ctypes.c_int64
 _PTR = ctypes.c_void_p
+_T = TypeVar("_T")
 
 
 def _library_path() -> Path | None:
@@ -129,8 +136,37 @@ def _sample_index(sample_index: np.ndarray, n_samples: int) -> np.ndarray:
     return index
 
 
+@cache
+def _helpers(count: int) -> ThreadPoolExecutor:
+    """``count`` helper threads for the decoding kernels (made once, idle between blocks)."""
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="herit-decode")
+
+
+def _by_row_slices(
+    rows: int, row_values: int, threads: int, work: Callable[[int, int], _T]
+) -> list[_T]:
+    """``work(lo, hi)`` on consecutive slices of ``0:rows``, on up to ``threads`` threads.
+
+    The kernels are called through ctypes, which releases the GIL, so the slices are
+    decoded at the same time; each gets at least :data:`MIN_VALUES_PER_THREAD` values
+    (``row_values`` per row).  The results come back in row order, so the output does
+    not depend on the number of threads.
+    """
+    slices = max(1, min(threads, rows * row_values // MIN_VALUES_PER_THREAD))
+    if slices == 1:
+        return [work(0, rows)]
+    bounds = [rows * i // slices for i in range(slices + 1)]
+    pool = _helpers(slices - 1)
+    pending = [pool.submit(work, lo, hi) for lo, hi in itertools.pairwise(bounds[1:])]
+    first = work(bounds[0], bounds[1])
+    return [first, *(future.result() for future in pending)]
+
+
 def scan_rows(
-    packed: np.ndarray, n_samples: int, sample_index: np.ndarray | None = None
+    packed: np.ndarray,
+    n_samples: int,
+    sample_index: np.ndarray | None = None,
+    threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Code counts and missing calls of packed rows (compiled kernel required).
 
@@ -141,6 +177,8 @@ def scan_rows(
         Samples in the ``.fam`` (padding bits are ignored).
     sample_index : ndarray of int, optional
         The samples kept, in output order (counts and positions then refer to them).
+    threads : int, optional
+        Scan slices of the rows on up to this many threads (same result).
 
     Returns
     -------
@@ -156,23 +194,32 @@ def scan_rows(
         raise ValueError(f"rows of {row_bytes} bytes cannot hold {n_samples} samples")
     counts = np.empty((b, 4), dtype=np.int64)
     index = None if sample_index is None else _sample_index(sample_index, n_samples)
-    capacity = max(64, b * 4)
-    while True:
-        rows = np.empty(capacity, dtype=np.int64)
-        cols = np.empty(capacity, dtype=np.int64)
-        if index is None:
-            found = library.herit_scan_rows(
-                packed.ctypes.data, b, row_bytes, n_samples,
-                counts.ctypes.data, rows.ctypes.data, cols.ctypes.data, capacity,
-            )  # fmt: skip
-        else:
-            found = library.herit_scan_rows_subset(
-                packed.ctypes.data, b, row_bytes, index.ctypes.data, index.size,
-                counts.ctypes.data, rows.ctypes.data, cols.ctypes.data, capacity,
-            )  # fmt: skip
-        if found <= capacity:
-            return counts, rows[:found].copy(), cols[:found].copy()
-        capacity = int(found)
+
+    def scan(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        part, tally = packed[lo:hi], counts[lo:hi]
+        capacity = max(64, (hi - lo) * 4)
+        while True:
+            rows = np.empty(capacity, dtype=np.int64)
+            cols = np.empty(capacity, dtype=np.int64)
+            if index is None:
+                found = library.herit_scan_rows(
+                    part.ctypes.data, hi - lo, row_bytes, n_samples,
+                    tally.ctypes.data, rows.ctypes.data, cols.ctypes.data, capacity,
+                )  # fmt: skip
+            else:
+                found = library.herit_scan_rows_subset(
+                    part.ctypes.data, hi - lo, row_bytes, index.ctypes.data, index.size,
+                    tally.ctypes.data, rows.ctypes.data, cols.ctypes.data, capacity,
+                )  # fmt: skip
+            if found <= capacity:
+                return rows[:found] + lo, cols[:found].copy()
+            capacity = int(found)
+
+    width = n_samples if index is None else index.size
+    found = _by_row_slices(b, width, threads, scan)
+    if len(found) == 1:
+        return counts, found[0][0], found[0][1]
+    return counts, np.concatenate([r for r, _ in found]), np.concatenate([c for _, c in found])
 
 
 def standardize_rows(
@@ -182,6 +229,7 @@ def standardize_rows(
     sample_index: np.ndarray | None = None,
     n_samples: int | None = None,
     out: np.ndarray | None = None,
+    threads: int = 1,
 ) -> np.ndarray:
     """``z[j, c] = values[j, code of sample c in row j]`` (compiled kernel required).
 
@@ -200,6 +248,8 @@ def standardize_rows(
         C-contiguous ``(b, width)`` array of ``values.dtype`` to write into.  Reusing one
         buffer block after block saves the page faults of a fresh allocation, which cost
         as much as the decoding itself.
+    threads : int, optional
+        Write slices of the rows on up to this many threads (same result).
 
     Returns
     -------
@@ -221,17 +271,27 @@ def standardize_rows(
     if sample_index is None:
         if width > 4 * row_bytes:
             raise ValueError(f"rows of {row_bytes} bytes cannot hold {width} samples")
-        getattr(library, f"herit_standardize_{suffix}")(
-            packed.ctypes.data, b, row_bytes, values.ctypes.data, width, out.ctypes.data
-        )
-        return out
-    index = _sample_index(sample_index, 4 * row_bytes if n_samples is None else n_samples)
-    if index.size < width:
-        raise ValueError(f"{width} columns asked for, {index.size} samples kept")
-    getattr(library, f"herit_standardize_subset_{suffix}")(
-        packed.ctypes.data, b, row_bytes, values.ctypes.data, index.ctypes.data, width,
-        out.ctypes.data,
-    )  # fmt: skip
+        kernel = getattr(library, f"herit_standardize_{suffix}")
+
+        def write(lo: int, hi: int) -> None:
+            kernel(
+                packed[lo:hi].ctypes.data, hi - lo, row_bytes, values[lo:hi].ctypes.data, width,
+                out[lo:hi].ctypes.data,
+            )  # fmt: skip
+
+    else:
+        index = _sample_index(sample_index, 4 * row_bytes if n_samples is None else n_samples)
+        if index.size < width:
+            raise ValueError(f"{width} columns asked for, {index.size} samples kept")
+        kernel = getattr(library, f"herit_standardize_subset_{suffix}")
+
+        def write(lo: int, hi: int) -> None:
+            kernel(
+                packed[lo:hi].ctypes.data, hi - lo, row_bytes, values[lo:hi].ctypes.data,
+                index.ctypes.data, width, out[lo:hi].ctypes.data,
+            )  # fmt: skip
+
+    _by_row_slices(b, width, threads, write)
     return out
 
 
