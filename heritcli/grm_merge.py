@@ -219,7 +219,6 @@ def assemble_rows(
     counts = None
     if with_counts:
         counts = np.zeros((height, n_samples), dtype=bands[0].counts.dtype)
-    rows = np.arange(start, stop)
     for band in bands:
         r0, r1 = band.row_start, band.row_stop
         if r1 <= start + 1:
@@ -228,19 +227,36 @@ def assemble_rows(
         if width <= 0:
             continue
         # Columns start:start + width of rows r0:r1 = rows start:… of columns r0:r1, transposed.
-        values[:width, r0:r1] = np.asarray(band.values[:, start : start + width]).T
+        _transpose_into(values[:width, r0:r1], np.asarray(band.values[:, start : start + width]))
         if counts is not None:
-            counts[:width, r0:r1] = np.asarray(band.counts[:, start : start + width]).T
+            _transpose_into(
+                counts[:width, r0:r1], np.asarray(band.counts[:, start : start + width])
+            )
     for band in bands:
         r0, r1 = band.row_start, band.row_stop
         a, b = max(start, r0), min(stop, r1)
         if a >= b:
             continue
-        lower = np.arange(r1)[None, :] <= rows[a - start : b - start, None]
-        np.copyto(values[a - start : b - start, :r1], band.values[a - r0 : b - r0], where=lower)
+        # Rows a:b of the band, read once; row i gives its columns 0:i + 1.
+        _copy_lower_rows(values, np.asarray(band.values[a - r0 : b - r0]), a, start)
         if counts is not None:
-            np.copyto(counts[a - start : b - start, :r1], band.counts[a - r0 : b - r0], where=lower)
+            _copy_lower_rows(counts, np.asarray(band.counts[a - r0 : b - r0]), a, start)
     return values, counts
+
+
+def _transpose_into(out: np.ndarray, source: np.ndarray, block: int = 256) -> None:
+    """``out[...] = source.T``, a square block at a time (both blocks stay in cache; one
+    strided pass over a band's tall slab would fetch each cache line many times)."""
+    for k in range(0, source.shape[0], block):
+        out[:, k : k + block] = source[k : k + block].T
+
+
+def _copy_lower_rows(out: np.ndarray, band_rows: np.ndarray, first: int, start: int) -> None:
+    """``out[i - start, :i + 1] = band_rows[i - first, :i + 1]`` for the rows ``i`` of
+    ``band_rows`` (a row at a time: no mask of the lower triangle to build and apply)."""
+    for offset in range(band_rows.shape[0]):
+        i = first + offset
+        out[i - start, : i + 1] = band_rows[offset, : i + 1]
 
 
 @dataclass

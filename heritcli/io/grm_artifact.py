@@ -386,22 +386,28 @@ def write_grm_part(
     digest.update(f"{part_index}/{part_count}:{row_start}".encode())
     chunk = (min(rows, 256), min(width, 256))
     reserve = rows * width * (8 + (4 if counts is not None else 0)) + 512 * width + (1 << 16)
-    with atomic_path(target, reserve=reserve) as tmp, h5py.File(tmp, "w") as handle:
+    with (
+        atomic_path(target, reserve=reserve) as tmp,
+        h5py.File(tmp, "w") as handle,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="herit-digest") as digester,
+    ):
         samples = handle.create_group("samples")
         write_strings(samples, "fid", fid)
         write_strings(samples, "iid", iid)
         group = handle.create_group("part")
         # Stored as the merged GRM will be: the cast of the float64 value, exactly what the
         # one-shot run stores, at half the size for float32.
-        stored = np.asarray(values, dtype=np.dtype(dtype))
+        stored = np.ascontiguousarray(values, dtype=np.dtype(dtype))
+        # Hashed in a worker thread (hashlib releases the GIL) while the datasets are written.
+        hashed = digester.submit(digest.update, memoryview(stored).cast("B"))
         group.create_dataset("values", data=stored, chunks=chunk)
-        digest.update(memoryview(np.ascontiguousarray(stored)).cast("B"))
         if counts is not None:
             count_dtype = np.float32 if float(np.max(counts, initial=0)) < 2**24 else np.float64
             stored_counts = np.asarray(counts, dtype=count_dtype)
             group.create_dataset("n_pairs", data=stored_counts, chunks=chunk)
         if snps is not None:
             _write_snp_summary(handle.create_group("snps"), snps)
+        hashed.result()
         fingerprint = digest.hexdigest()
         write_root_attrs(
             handle,
