@@ -542,7 +542,7 @@ def build_whole_grm(
     written = write_grm_artifact(
         target,
         n_samples=n,
-        rows=row_source(sums, options.dtype),
+        rows=row_source(sums, options.dtype, n_threads),
         has_n_pairs=sums.ss is not None,
         fid=fid,
         iid=iid,
@@ -623,8 +623,10 @@ def _describe_blas() -> str:
 
 
 def _reason_counts(reason: np.ndarray) -> dict[str, int]:
-    values, counts = np.unique(np.asarray([str(r) for r in reason]), return_counts=True)
-    return {str(v): int(c) for v, c in zip(values, counts, strict=True) if v}
+    from collections import Counter
+
+    counts = Counter(str(r) for r in reason.tolist())
+    return {why: counts[why] for why in sorted(counts) if why}
 
 
 def _reason_counts_text(reason: np.ndarray) -> str:

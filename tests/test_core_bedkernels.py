@@ -262,9 +262,13 @@ def test_finished_band__equals_band_rows(precision: str, rows: tuple[int, int]) 
             np.testing.assert_array_equal(counts, want_counts.astype(np.float32))
 
 
-def test_grm_rows_from_lower__equals_rows_of_the_symmetrized_sums() -> None:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_grm_rows_from_lower__equals_rows_of_the_symmetrized_sums(
+    monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
     from heritcli.core.grm import GrmAccumulator, grm_rows, symmetrize_lower
 
+    monkeypatch.setattr(bedkernels, "MIN_VALUES_PER_THREAD", 64)  # slices even at this size
     rng = np.random.default_rng(12)
     n = 70
     z = rng.standard_normal((500, n)).astype(np.float32)
@@ -275,7 +279,13 @@ def test_grm_rows_from_lower__equals_rows_of_the_symmetrized_sums() -> None:
     sums = acc.finish()
     got = [
         bedkernels.grm_rows_from_lower(
-            sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, a, min(a + 32, n)
+            sums.zz,
+            sums.ss,
+            sums.missing_per_sample,
+            sums.n_snps,
+            a,
+            min(a + 32, n),
+            threads=threads,
         )
         for a in range(0, n, 32)
     ]

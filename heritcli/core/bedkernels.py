@@ -406,6 +406,7 @@ def grm_rows_from_lower(
     start: int,
     stop: int,
     dtype: type[np.floating] = np.float32,
+    threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Rows ``start:stop`` of the GRM and pair counts from lower triangles (compiled kernel).
 
@@ -420,6 +421,8 @@ def grm_rows_from_lower(
     start, stop : int
     dtype : numpy.float32 or numpy.float64
         Type of the values returned.
+    threads : int, optional
+        Compute slices of the rows on up to this many threads (same result).
 
     Returns
     -------
@@ -438,17 +441,22 @@ def grm_rows_from_lower(
     miss, values, counts, suffix = _finished_outputs(
         zz, ss, missing_per_sample, (stop - start, n), dtype
     )
-    getattr(library, f"herit_grm_rows_{suffix}")(
-        zz.ctypes.data,
-        None if ss is None else ss.ctypes.data,
-        miss.ctypes.data,
-        n,
-        int(n_snps),
-        start,
-        stop,
-        values.ctypes.data,
-        None if counts is None else counts.ctypes.data,
-    )
+    kernel = getattr(library, f"herit_grm_rows_{suffix}")
+
+    def rows(lo: int, hi: int) -> None:
+        kernel(
+            zz.ctypes.data,
+            None if ss is None else ss.ctypes.data,
+            miss.ctypes.data,
+            n,
+            int(n_snps),
+            start + lo,
+            start + hi,
+            values[lo:hi].ctypes.data,
+            None if counts is None else counts[lo:hi].ctypes.data,
+        )
+
+    _by_row_slices(stop - start, n, threads, rows)
     return values, counts
 
 

@@ -495,20 +495,21 @@ def grm_rows(sums: GrmSums, start: int, stop: int) -> tuple[np.ndarray, np.ndarr
 
 
 def row_source(
-    sums: GrmSums, dtype: type[np.floating] | str = np.float32
+    sums: GrmSums, dtype: type[np.floating] | str = np.float32, threads: int = 1
 ) -> Callable[[int, int], tuple[np.ndarray, np.ndarray | None]]:
     """``rows(start, stop)`` of the finished GRM and pair counts, for the artifact writer.
 
     With the compiled kernels the rows are built straight from the lower
     triangles (:func:`heritcli.core.bedkernels.grm_rows_from_lower`), already in
-    ``dtype``; otherwise the sums are symmetrized in place once and
-    :func:`grm_rows` is used.  Both give the same stored values.
+    ``dtype``, computed on up to ``threads`` threads; otherwise the sums are
+    symmetrized in place once and :func:`grm_rows` is used.  Both give the same
+    stored values.
     """
     from heritcli.core.bedkernels import grm_rows_from_lower
 
     if kernels_available() and sums.row_start == 0:
         return lambda start, stop: grm_rows_from_lower(
-            sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, start, stop, dtype
+            sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, start, stop, dtype, threads
         )
     symmetrize_lower(sums.zz)
     if sums.ss is not None:
