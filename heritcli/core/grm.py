@@ -70,16 +70,23 @@ class GrmSums:
     row_start: int = 0
 
 
-def touched_zeros(shape: tuple[int, int], dtype: type[np.floating]) -> np.ndarray:
-    """A Fortran-ordered array of zeros whose memory pages are already mapped.
+def touched_zeros(
+    shape: tuple[int, int], dtype: type[np.floating], row_start: int = 0
+) -> np.ndarray:
+    """A Fortran-ordered array of zeros whose lower-triangle pages are already mapped.
 
     ``np.zeros`` maps pages lazily, on the first write to each.  Those page faults
     are cheap in a single-threaded process but several times dearer while other
     threads of the process run (BLAS threads busy in, or spinning after, a product),
     so the accumulation's large arrays are written once here, before any product.
+    Only the lower triangle is written (for a band of rows starting at ``row_start``:
+    entry ``(i, j)`` with ``j ≤ row_start + i``), by blocks of columns: the pages
+    above it are never used, and mapping them would cost fresh memory for nothing.
     """
-    array = np.empty(shape, dtype=dtype, order="F")
-    array.fill(0)
+    array = np.zeros(shape, dtype=dtype, order="F")
+    block = 64
+    for j in range(0, shape[1], block):
+        array[max(0, j - row_start) :, j : j + block] = 0
     return array
 
 
@@ -170,9 +177,9 @@ class GrmAccumulator:
         self._shape = shape
         # Both sums are written into pages faulted in now, by this thread alone: faulted in
         # by the BLAS threads during the first product they cost several times as much.
-        self._zz = touched_zeros(shape, np.float64)
+        self._zz = touched_zeros(shape, np.float64, row_start)
         self._partial: np.ndarray | None = (
-            touched_zeros(shape, np.float32) if precision == "float32" else None
+            touched_zeros(shape, np.float32, row_start) if precision == "float32" else None
         )
         self._partial_snps = 0
         self._buffer: np.ndarray | None = None
