@@ -139,6 +139,34 @@ def test_decoding_kernels__threads_give_the_same_block(
     assert len({int(r) * threads // 50 for r in one[1]}) > 1
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_decoding_kernels__threads_work_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child forked after the helper threads were made (dask and multiprocessing may
+    fork) has none of them: it must make its own instead of waiting on its parent's."""
+    import signal
+    import time
+
+    monkeypatch.setattr(bedkernels, "MIN_VALUES_PER_THREAD", 64)
+    rng = np.random.default_rng(4)
+    packed = _packed(rng, 50, 37, 0.1)
+    values = code_values(rng.uniform(0.05, 0.95, 50), np.float32)
+    want = bedkernels.standardize_rows(packed, values, 37, threads=2)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        got = bedkernels.standardize_rows(packed, values, 37, threads=2)
+        os._exit(0 if np.array_equal(got, want) else 1)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung on its parent's helper threads")
+
+
 def test_standardize_rows__rejects_an_output_of_the_wrong_shape() -> None:
     packed = np.zeros((2, 3), dtype=np.uint8)
     values = np.zeros((2, 4), dtype=np.float32)

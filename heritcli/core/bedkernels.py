@@ -142,6 +142,10 @@ def _helpers(count: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=count, thread_name_prefix="herit-decode")
 
 
+# A forked child has none of its parent's threads: it makes its own helpers.
+os.register_at_fork(after_in_child=_helpers.cache_clear)
+
+
 def _by_row_slices(
     rows: int, row_values: int, threads: int, work: Callable[[int, int], _T]
 ) -> list[_T]:
