@@ -294,7 +294,8 @@ void herit_flush_lower(float *partial, double *total, int64_t rows, int64_t cols
  * missing calls per sample.  Writes values (rows x n, row-major) and, with ss, the pair counts
  * N = n_snps - m_a - m_b + ss (float32, exact integers) and values zz / N (0 where N = 0);
  * without ss, zz / max(n_snps, 1).  Each value is the float64 quotient rounded once to the
- * output type: what numpy computes from symmetrized matrices.
+ * output type: what numpy computes from symmetrized matrices.  NAME##_entry computes one entry;
+ * the band kernels below call it too, so a band and the whole matrix share the formula.
  */
 #define DEFINE_GRM_ROWS(NAME, SSREAL, OUTREAL)                                                 \
     static inline void NAME##_entry(const double *zz, const SSREAL *ss, const int64_t *miss, \
@@ -350,17 +351,18 @@ DEFINE_GRM_ROWS(herit_grm_rows_f64_ss64, double, double)
  * values, counts: rows x width, row-major (the layout of the stored HDF5 dataset, so that it
  * is written without another copy); entries above the diagonal are set to 0.  Each value is
  * zz / N (0 where N = 0), N = n_snps - m_a - m_b + ss, or zz / max(n_snps, 1) without ss:
- * the float64 quotient rounded once to the output type.  Columns are taken 64 at a time so
- * that both the column-major reads and the row-major writes stay in cache.
+ * the float64 quotient rounded once to the output type (by ENTRY, the entry function of
+ * the matching grm_rows kernel).  Columns are taken 64 at a time so that both the
+ * column-major reads and the row-major writes stay in cache.
  */
 #define BAND_COLUMNS 64
-#define DEFINE_BAND_VALUES(NAME, SSREAL, OUTREAL)                                              \
+#define DEFINE_BAND_VALUES(NAME, SSREAL, OUTREAL, ENTRY)                                     \
     void NAME(const double *zz, const SSREAL *ss, const int64_t *miss, int64_t rows,         \
               int64_t width, int64_t row_start, int64_t n_snps, OUTREAL *values,             \
               float *counts)                                                                 \
     {                                                                                        \
         const double total = (double)n_snps;                                                 \
-        const double divisor = total > 1 ? total : 1.0;                                      \
+        float unused;                                                                        \
         for (int64_t j0 = 0; j0 < width; j0 += BAND_COLUMNS) {                               \
             const int64_t j1 = j0 + BAND_COLUMNS < width ? j0 + BAND_COLUMNS : width;        \
             for (int64_t i = 0; i < rows; i++) {                                             \
@@ -375,25 +377,17 @@ DEFINE_GRM_ROWS(herit_grm_rows_f64_ss64, double, double)
                         }                                                                    \
                         continue;                                                            \
                     }                                                                        \
-                    const int64_t lower = i + j * rows;                                      \
-                    const double sum = zz[lower];                                            \
-                    if (c) {                                                                 \
-                        const double pairs = total - (double)miss[a] - (double)miss[j] +     \
-                                             (double)ss[lower];                              \
-                        c[j] = (float)pairs;                                                 \
-                        v[j] = pairs > 0 ? (OUTREAL)(sum / pairs) : (OUTREAL)0;              \
-                    } else {                                                                 \
-                        v[j] = (OUTREAL)(sum / divisor);                                     \
-                    }                                                                        \
+                    ENTRY(zz, ss, miss, rows, total, a, j, i + j * rows, v + j,              \
+                          c ? c + j : &unused);                                              \
                 }                                                                            \
             }                                                                                \
         }                                                                                    \
     }
 
-DEFINE_BAND_VALUES(herit_band_values_f32_ss32, float, float)
-DEFINE_BAND_VALUES(herit_band_values_f32_ss64, double, float)
-DEFINE_BAND_VALUES(herit_band_values_f64_ss32, float, double)
-DEFINE_BAND_VALUES(herit_band_values_f64_ss64, double, double)
+DEFINE_BAND_VALUES(herit_band_values_f32_ss32, float, float, herit_grm_rows_f32_ss32_entry)
+DEFINE_BAND_VALUES(herit_band_values_f32_ss64, double, float, herit_grm_rows_f32_ss64_entry)
+DEFINE_BAND_VALUES(herit_band_values_f64_ss32, float, double, herit_grm_rows_f64_ss32_entry)
+DEFINE_BAND_VALUES(herit_band_values_f64_ss64, double, double, herit_grm_rows_f64_ss64_entry)
 
 static struct PyModuleDef bedkernels_module = {
     PyModuleDef_HEAD_INIT,
