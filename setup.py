@@ -10,7 +10,7 @@ setup(
     ext_modules=[
         Extension(
             "heritcli.core._bedkernels",
-            sources=["heritcli/core/_bedkernels.c"],
+            sources=["heritcli/core/_bedkernels.c", "heritcli/core/_bimtext.c"],
             extra_compile_args=["-O3"],
             optional=True,
         )

@@ -15,6 +15,7 @@
  * and two for the sums: missing_pairs adds the pairs of missing calls of each SNP to S S^T
  * (what a sparse product would give), flush_lower adds float32 partial sums into float64;
  * and grm_rows and band_values turn the lower triangles of the sums into the finished GRM.
+ * The .bim tokenizer of the same extension is in _bimtext.c.
  *
  * The functions take plain pointers and are called through ctypes, which releases the GIL.
  * The module object itself is empty: it exists so that setuptools can build this file as a
@@ -62,7 +63,7 @@ static int ctz64_portable(uint64_t x)
 #define LOW_BITS 0x5555555555555555ULL
 
 /* Interface version, checked by the Python loader. */
-int64_t herit_bed_kernels_version(void) { return 1; }
+int64_t herit_bed_kernels_version(void) { return 2; }
 
 static inline void record_missing(int64_t row, int64_t col, int64_t *found, int64_t *rows,
                                   int64_t *cols, int64_t capacity)

@@ -18,7 +18,9 @@ the GIL, so a BLAS thread is never stalled by them) and give identical results:
   ``total += partial; partial.fill(0)``);
 - :func:`grm_rows_from_lower` writes rows of the finished GRM (and pair counts)
   straight from the lower triangles of the sums, without symmetrizing them first,
-  and :func:`band_values` the values of a row band (a part of the GRM).
+  and :func:`band_values` the values of a row band (a part of the GRM);
+- :func:`split_bim_text` tokenizes the text of a ``.bim`` file (``_bimtext.c``), the
+  fast path of :func:`heritcli.io.plink.read_bim`.
 
 The extension is optional (built by ``pip install`` when a C compiler is there).
 :func:`kernels_available` tells whether it loaded; ``HERIT_NO_C_KERNELS=1`` in
@@ -40,7 +42,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 #: Interface version the loader expects from ``herit_bed_kernels_version()``.
-KERNELS_VERSION = 1
+KERNELS_VERSION = 2
 #: Environment variable that disables the compiled kernels.
 DISABLE_VARIABLE = "HERIT_NO_C_KERNELS"
 
@@ -87,6 +89,8 @@ def _library() -> Any | None:
         "herit_missing_pairs_f32": [_PTR, _PTR, _I64, _I64, _PTR, _I64],
         "herit_missing_pairs_f64": [_PTR, _PTR, _I64, _I64, _PTR, _I64],
         "herit_flush_lower": [_PTR, _PTR, _I64, _I64, _I64],
+        "herit_bim_fields": [_PTR, _I64, _I64, _PTR, _PTR, _PTR, _PTR],
+        "herit_bim_gather": [_PTR, _I64, _PTR, _PTR, _I64, _I64, _PTR],
         **{
             f"herit_grm_rows_{out}_{ss}": [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR]
             for out in ("f32", "f64")
@@ -101,7 +105,7 @@ def _library() -> Any | None:
     for name, argtypes in signatures.items():
         function = getattr(library, name)
         function.argtypes = argtypes
-        function.restype = _I64 if name.startswith("herit_scan") else None
+        function.restype = _I64 if name.startswith(("herit_scan", "herit_bim_fields")) else None
     return library
 
 
@@ -522,3 +526,52 @@ __all__ = [
     "scan_rows",
     "standardize_rows",
 ]
+
+
+#: The text fields :func:`split_bim_text` returns, in the order of the kernel's output.
+BIM_TEXT_FIELDS = ("chrom", "snp_id", "a1", "a2")
+
+
+def split_bim_text(data: bytes) -> dict[str, np.ndarray] | None:
+    """The columns of a plain ``.bim`` text in one compiled sweep, or None.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+
+    Returns
+    -------
+    dict or None
+        ``chrom``, ``snp_id``, ``a1``, ``a2`` (numpy unicode arrays as wide as their
+        longest entry), ``cm`` (float64) and ``pos`` (int64), one entry per variant line;
+        None when the kernels are not loaded or the text is not plain: printable ASCII
+        fields separated by spaces or tabs, six per line, CM a decimal number, BP a
+        decimal integer of at most 18 digits, lines ending in ``\\n``, ``\\r\\n`` or
+        ``\\r`` (blank lines skipped).  The caller then parses the file in Python, which
+        accepts everything accepted here with the same result and names any bad line.
+    """
+    library = _library()
+    if library is None or not data:
+        return None
+    capacity = data.count(b"\n") + data.count(b"\r") + 1
+    starts = np.empty((capacity, len(BIM_TEXT_FIELDS)), dtype=np.int64)
+    lengths = np.empty((capacity, len(BIM_TEXT_FIELDS)), dtype=np.int64)
+    cm = np.empty(capacity, dtype=np.float64)
+    pos = np.empty(capacity, dtype=np.int64)
+    found = library.herit_bim_fields(
+        data, len(data), capacity, starts.ctypes.data, lengths.ctypes.data,
+        cm.ctypes.data, pos.ctypes.data,
+    )  # fmt: skip
+    if found <= 0:
+        return None
+    columns: dict[str, np.ndarray] = {"cm": cm[:found].copy(), "pos": pos[:found].copy()}
+    for field, name in enumerate(BIM_TEXT_FIELDS):
+        width = int(lengths[:found, field].max())
+        # Code points straight into numpy's fixed-width unicode layout (UCS-4).
+        codes = np.empty(found * width, dtype=np.uint32)
+        library.herit_bim_gather(
+            data, found, starts.ctypes.data, lengths.ctypes.data, field, width, codes.ctypes.data
+        )
+        columns[name] = codes.view(f"U{width}")
+    return columns

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from heritcli.core.bedkernels import split_bim_text
 from heritcli.errors import InputError
 
 MISSING: int = -1
@@ -96,19 +97,29 @@ def decode_packed(packed: np.ndarray, n_samples: int) -> np.ndarray:
     return counts.reshape(packed.shape[0], 4 * packed.shape[1])[:, :n_samples]
 
 
-def _read_text_lines(path: Path, what: str) -> list[str]:
+def _read_bytes(path: Path, what: str) -> bytes:
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().splitlines()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{what} file {path} does not exist") from None
     except IsADirectoryError:
         raise InputError(f"{what} file {path} is a directory") from None
-    except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path} line {line}: not UTF-8 text") from None
     except OSError as exc:
         raise InputError(f"cannot read {what} file {path}: {exc.strerror}") from None
+
+
+def _text_lines(data: bytes, path: Path) -> list[str]:
+    """The lines of UTF-8 text (``\\n``, ``\\r\\n`` or ``\\r`` ends, as in text mode)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path} line {line}: not UTF-8 text") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n").splitlines()
+
+
+def _read_text_lines(path: Path, what: str) -> list[str]:
+    return _text_lines(_read_bytes(path, what), path)
 
 
 @dataclass(frozen=True)
@@ -191,7 +202,11 @@ def read_bim(path: str | os.PathLike[str]) -> BimTable:
         Missing, unreadable or malformed file.
     """
     path = Path(path)
-    lines = _read_text_lines(path, ".bim")
+    data = _read_bytes(path, ".bim")
+    columns = split_bim_text(data)
+    if columns is not None and np.isfinite(columns["cm"]).all():
+        return BimTable(**columns)
+    lines = _text_lines(data, path)
     table = _read_bim_fast(lines)
     if table is not None:
         return table
