@@ -219,6 +219,25 @@ def first_line(cmd: list[str], env: dict | None = None) -> str:
     return text.splitlines()[0] if text else ""
 
 
+def system_blas() -> str:
+    """The library behind the system's ``libblas.so.3`` (what Debian's plink builds call).
+
+    Debian's ``plink2`` and ``plink1.9`` link ``libblas.so.3``: the reference BLAS of
+    ``libblas3`` unless an optimized one (``libopenblas0-pthread``) provides it.
+    """
+    try:
+        out = subprocess.run(
+            ["ldconfig", "-p"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    for line in out.splitlines():
+        name, _, path = line.partition("=>")
+        if name.strip().startswith("libblas.so.3 ") and path.strip():
+            return os.path.realpath(path.strip())
+    return "none found"
+
+
 @dataclass
 class Herit:
     """How to launch herit, or why it cannot be."""
@@ -728,7 +747,8 @@ def machine_info(herit: Herit, args: argparse.Namespace) -> list[str]:
         f" numpy {np.__version__}, scipy {scipy.__version__}",
         f"- BLAS: {blas}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}",
         f"- plink2: {first_line([args.plink2, '--version']) or 'n/a'}; plink1.9: "
-        f"{first_line([args.plink19, '--version']) or 'n/a'}",
+        f"{first_line([args.plink19, '--version']) or 'n/a'}; their BLAS (libblas.so.3): "
+        f"{system_blas()}",
         f"- herit: {herit_desc}",
         f"- memory measured with: {'GNU time -v' if gnu_time() else 'getrusage wrapper'};"
         " wall from the parent's monotonic clock; page cache warm",

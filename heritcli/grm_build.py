@@ -625,7 +625,8 @@ def _describe_blas() -> str:
 def _reason_counts(reason: np.ndarray) -> dict[str, int]:
     from collections import Counter
 
-    counts = Counter(str(r) for r in reason.tolist())
+    # Most SNPs are used (reason ""): count only the others.
+    counts = Counter(str(r) for r in reason[reason != ""].tolist())
     return {why: counts[why] for why in sorted(counts) if why}
 
 
