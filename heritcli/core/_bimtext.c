@@ -11,6 +11,9 @@
  * str.split() accepts and names the first bad line.  So the two paths parse every file they
  * both accept to the same table.
  *
+ * CM goes through strtod, which follows the C locale's decimal point: where a host program has
+ * set another one, "0.5" is not read whole and the text goes to the Python parser.
+ *
  * Built into the same extension as _bedkernels.c and called through ctypes.
  */
 

@@ -515,19 +515,6 @@ def band_values(
     return values, counts
 
 
-__all__ = [
-    "DISABLE_VARIABLE",
-    "add_missing_pairs",
-    "band_values",
-    "describe_kernels",
-    "flush_lower",
-    "grm_rows_from_lower",
-    "kernels_available",
-    "scan_rows",
-    "standardize_rows",
-]
-
-
 #: The text fields :func:`split_bim_text` returns, in the order of the kernel's output.
 BIM_TEXT_FIELDS = ("chrom", "snp_id", "a1", "a2")
 
@@ -575,3 +562,17 @@ def split_bim_text(data: bytes) -> dict[str, np.ndarray] | None:
         )
         columns[name] = codes.view(f"U{width}")
     return columns
+
+
+__all__ = [
+    "DISABLE_VARIABLE",
+    "add_missing_pairs",
+    "band_values",
+    "describe_kernels",
+    "flush_lower",
+    "grm_rows_from_lower",
+    "kernels_available",
+    "scan_rows",
+    "split_bim_text",
+    "standardize_rows",
+]
