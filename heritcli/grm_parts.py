@@ -199,7 +199,7 @@ def compute_band(
         if pending is not None:
             pending.result()
     sums = acc.finish()
-    values, counts = finished_band(sums, plan.precision)
+    values, counts = finished_band(sums, plan.precision, threads=threads)
     any_missing = missing_used if plan.any_missing is None else plan.any_missing
     if counts is None and any_missing:
         # Genotypes are missing in samples after this band: store the counts (here all M)

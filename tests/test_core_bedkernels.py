@@ -266,11 +266,15 @@ def test_stream_blocks__compiled_and_numpy_routes_give_the_same_blocks(
             np.testing.assert_array_equal(got.missing[1], want.missing[1])
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("precision", ["float32", "float64"])
-@pytest.mark.parametrize("rows", [(0, 40), (20, 61), (61, 90)])
-def test_finished_band__equals_band_rows(precision: str, rows: tuple[int, int]) -> None:
+@pytest.mark.parametrize("rows", [(0, 40), (20, 61), (61, 90), (100, 300)])
+def test_finished_band__equals_band_rows(
+    monkeypatch: pytest.MonkeyPatch, precision: str, rows: tuple[int, int], threads: int
+) -> None:
     from heritcli.core.grm import GrmAccumulator, band_rows, finished_band
 
+    monkeypatch.setattr(bedkernels, "MIN_VALUES_PER_THREAD", 64)  # slices even at this size
     rng = np.random.default_rng(6)
     r1 = rows[1]
     dtype = np.float32 if precision == "float32" else np.float64
@@ -278,10 +282,10 @@ def test_finished_band__equals_band_rows(precision: str, rows: tuple[int, int]) 
     missing = rng.random((700, r1)) < 0.03
     z[missing] = 0
     for mask in (missing, None):
-        acc = GrmAccumulator(90, precision=precision, max_snps=700, rows=rows)
+        acc = GrmAccumulator(300, precision=precision, max_snps=700, rows=rows)
         acc.add(z if mask is not None else rng.standard_normal((700, r1)).astype(dtype), mask)
         sums = acc.finish()
-        values, counts = finished_band(sums, precision)
+        values, counts = finished_band(sums, precision, threads=threads)
         want_values, want_counts = band_rows(sums)
         assert values.dtype == dtype
         np.testing.assert_array_equal(values, want_values.astype(dtype))

@@ -63,7 +63,7 @@ static int ctz64_portable(uint64_t x)
 #define LOW_BITS 0x5555555555555555ULL
 
 /* Interface version, checked by the Python loader. */
-int64_t herit_bed_kernels_version(void) { return 2; }
+int64_t herit_bed_kernels_version(void) { return 3; }
 
 static inline void record_missing(int64_t row, int64_t col, int64_t *found, int64_t *rows,
                                   int64_t *cols, int64_t capacity)
@@ -353,19 +353,20 @@ DEFINE_GRM_ROWS(herit_grm_rows_f64_ss64, double, double)
  * is written without another copy); entries above the diagonal are set to 0.  Each value is
  * zz / N (0 where N = 0), N = n_snps - m_a - m_b + ss, or zz / max(n_snps, 1) without ss:
  * the float64 quotient rounded once to the output type (by ENTRY, the entry function of
- * the matching grm_rows kernel).  Columns are taken 64 at a time so that both the
+ * the matching grm_rows kernel).  Only columns col_start:col_stop are written (callers
+ * split the columns between threads); they are taken 64 at a time so that both the
  * column-major reads and the row-major writes stay in cache.
  */
 #define BAND_COLUMNS 64
 #define DEFINE_BAND_VALUES(NAME, SSREAL, OUTREAL, ENTRY)                                     \
     void NAME(const double *zz, const SSREAL *ss, const int64_t *miss, int64_t rows,         \
-              int64_t width, int64_t row_start, int64_t n_snps, OUTREAL *values,             \
-              float *counts)                                                                 \
+              int64_t width, int64_t row_start, int64_t n_snps, int64_t col_start,           \
+              int64_t col_stop, OUTREAL *values, float *counts)                              \
     {                                                                                        \
         const double total = (double)n_snps;                                                 \
         float unused;                                                                        \
-        for (int64_t j0 = 0; j0 < width; j0 += BAND_COLUMNS) {                               \
-            const int64_t j1 = j0 + BAND_COLUMNS < width ? j0 + BAND_COLUMNS : width;        \
+        for (int64_t j0 = col_start; j0 < col_stop; j0 += BAND_COLUMNS) {                    \
+            const int64_t j1 = j0 + BAND_COLUMNS < col_stop ? j0 + BAND_COLUMNS : col_stop;  \
             for (int64_t i = 0; i < rows; i++) {                                             \
                 const int64_t a = row_start + i;                                             \
                 OUTREAL *v = values + i * width;                                             \

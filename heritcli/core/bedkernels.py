@@ -42,12 +42,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 #: Interface version the loader expects from ``herit_bed_kernels_version()``.
-KERNELS_VERSION = 2
+KERNELS_VERSION = 3
 #: Environment variable that disables the compiled kernels.
 DISABLE_VARIABLE = "HERIT_NO_C_KERNELS"
 
 #: Values (rows × samples) a decoding thread is given at least: below, one thread does it.
 MIN_VALUES_PER_THREAD = 2**20
+#: Columns the band-values kernel takes at a time (``BAND_COLUMNS`` in ``_bedkernels.c``).
+BAND_COLUMNS = 64
 
 _I64 = ctypes.c_int64
 _PTR = ctypes.c_void_p
@@ -97,7 +99,7 @@ def _library() -> Any | None:
             for ss in ("ss32", "ss64")
         },
         **{
-            f"herit_band_values_{out}_{ss}": [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR]
+            f"herit_band_values_{out}_{ss}": [_PTR, _PTR, _PTR, *[_I64] * 6, _PTR, _PTR]
             for out in ("f32", "f64")
             for ss in ("ss32", "ss64")
         },
@@ -406,6 +408,11 @@ def _finished_outputs(
     return miss, values, counts, f"{out}_{kind}"
 
 
+def _sum_pointers(zz: np.ndarray, ss: np.ndarray | None, miss: np.ndarray) -> tuple:
+    """The sums' data pointers, as the finishing kernels take them (``ss`` may be NULL)."""
+    return zz.ctypes.data, None if ss is None else ss.ctypes.data, miss.ctypes.data
+
+
 def grm_rows_from_lower(
     zz: np.ndarray,
     ss: np.ndarray | None,
@@ -451,11 +458,11 @@ def grm_rows_from_lower(
     )
     kernel = getattr(library, f"herit_grm_rows_{suffix}")
 
+    sums = _sum_pointers(zz, ss, miss)
+
     def rows(lo: int, hi: int) -> None:
         kernel(
-            zz.ctypes.data,
-            None if ss is None else ss.ctypes.data,
-            miss.ctypes.data,
+            *sums,
             n,
             int(n_snps),
             start + lo,
@@ -475,6 +482,7 @@ def band_values(
     n_snps: int,
     row_start: int,
     dtype: type[np.floating] = np.float32,
+    threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Values and pair counts of a row band from its sums (compiled kernel).
 
@@ -488,6 +496,8 @@ def band_values(
     n_snps : int
     row_start : int
     dtype : numpy.float32 or numpy.float64
+    threads : int, optional
+        Compute slices of the columns on up to this many threads (same result).
 
     Returns
     -------
@@ -501,17 +511,25 @@ def band_values(
     if zz.dtype != np.float64 or not zz.flags.f_contiguous or rows != width - row_start:
         raise ValueError("zz must be a Fortran-ordered float64 band ending on the diagonal")
     miss, values, counts, suffix = _finished_outputs(zz, ss, missing_per_sample, zz.shape, dtype)
-    getattr(library, f"herit_band_values_{suffix}")(
-        zz.ctypes.data,
-        None if ss is None else ss.ctypes.data,
-        miss.ctypes.data,
-        rows,
-        width,
-        row_start,
-        int(n_snps),
-        values.ctypes.data,
-        None if counts is None else counts.ctypes.data,
-    )
+    kernel = getattr(library, f"herit_band_values_{suffix}")
+
+    sums = _sum_pointers(zz, ss, miss)
+
+    def columns(lo: int, hi: int) -> None:
+        # Blocks lo:hi of BAND_COLUMNS columns (the kernel's own tiling).
+        kernel(
+            *sums,
+            rows,
+            width,
+            row_start,
+            int(n_snps),
+            lo * BAND_COLUMNS,
+            min(hi * BAND_COLUMNS, width),
+            values.ctypes.data,
+            None if counts is None else counts.ctypes.data,
+        )
+
+    _by_row_slices(-(-width // BAND_COLUMNS), rows * BAND_COLUMNS, threads, columns)
     return values, counts
 
 

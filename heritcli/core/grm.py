@@ -388,20 +388,22 @@ def band_rows(sums: GrmSums) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def finished_band(
-    sums: GrmSums, dtype: type[np.floating] | str = np.float64
+    sums: GrmSums, dtype: type[np.floating] | str = np.float64, threads: int = 1
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`band_rows`, through the compiled kernel when it is built.
 
     The kernel returns the values already in ``dtype`` (the GRM's stored type) and
     the counts in float32 (exact below 2²⁴ SNPs; beyond, or without the kernel,
-    :func:`band_rows` gives float64 arrays).  The stored numbers are the same.
+    :func:`band_rows` gives float64 arrays).  The stored numbers are the same.  It
+    splits the columns over up to ``threads`` threads (same result).
     """
     from heritcli.core.bedkernels import band_values
 
     if kernels_available() and sums.n_snps < EXACT_FLOAT32_COUNT:
         return band_values(
-            sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, sums.row_start, dtype
-        )
+            sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, sums.row_start, dtype,
+            threads=threads,
+        )  # fmt: skip
     return band_rows(sums)
 
 
