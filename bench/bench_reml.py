@@ -27,7 +27,7 @@ an n × n GRM as valid for timing the decomposition and the fits as any other M)
 4. prints a Markdown report (machine, BLAS, load averages, command line, the table) and appends
    it to ``bench/RESULTS.md`` unless ``--no-append``.
 
-Targets (issue "eigen + reml"): ``herit eigen`` within 1.1× of plain eigh; ``herit reml`` under
+Targets: ``herit eigen`` within 1.1× of plain eigh; ``herit reml`` under
 1 s of wall time for one phenotype and under 5 s for 100 phenotypes at n = 5,123.
 
 Scratch files go to ``bench/scratch/`` (git-ignored). Run from the repository root::

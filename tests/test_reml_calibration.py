@@ -26,8 +26,8 @@ variability of ĥ² that the reported SE describes; the profile interval is an i
 parameter h². The mean realised ratio is computed only for information: it differs from h²
 because the sample variance of g has expectation h²·tr(PKP)/(n − 1), P = I − 11ᵀ/n.
 
-Criteria (issue "eigen + reml", acceptance)
--------------------------------------------
+Criteria
+--------
 At h² = 0.05 and 0.5: the mean ĥ² is within 2 Monte-Carlo SEs (SD/√R) of its expectation; the
 mean reported SE is within 10 % of the empirical SD of ĥ²; the 95 % profile-likelihood interval
 covers h² in 93–97 % of replicates. The full study (R = 2,000 per level) is marked slow. The
@@ -226,7 +226,7 @@ def test_reml_calibration__reduced(mice: Genotypes, h2: float) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("h2", [0.05, 0.5])
 def test_reml_calibration__full(mice: Genotypes, h2: float) -> None:
-    """R = 2,000: the acceptance bands of the issue (mean against h² + b₂, see the module)."""
+    """R = 2,000: the full criteria (mean against h² + b₂, see the module)."""
     cal = calibrate(mice, h2, 2000, seed=SEED + 7 + int(1000 * h2))
     bias = second_order_bias(mice.values, mice.vectors.T @ mice.x, h2)
     message = f"{cal.describe()}, b2={bias:.5f}"
