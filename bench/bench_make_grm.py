@@ -918,6 +918,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if herit.prefix is None and {"herit", "herit-f64"} & set(args.tools):
         log(f"herit will be SKIPPED: {herit.reason}")
+    peers = {"plink2", "plink1.9"} & set(args.tools)
+    if peers and "/blas/libblas.so" in system_blas():
+        log(
+            "warning: libblas.so.3 is the reference BLAS: plink runs an order of magnitude slower"
+            " than with OpenBLAS (apt-get install libopenblas0-pthread; see bench/README.md)"
+        )
     if load := loadavg():
         if float(load.split()[0]) > 0.5:
             log(f"warning: load average {load} — other work on the machine will distort timings")
