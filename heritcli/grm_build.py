@@ -627,7 +627,7 @@ def _reason_counts(reason: np.ndarray) -> dict[str, int]:
 
     # Most SNPs are used (reason ""): count only the others.
     counts = Counter(str(r) for r in reason[reason != ""].tolist())
-    return {why: counts[why] for why in sorted(counts) if why}
+    return {why: counts[why] for why in sorted(counts)}
 
 
 def _reason_counts_text(reason: np.ndarray) -> str:

@@ -46,7 +46,7 @@ KERNELS_VERSION = 3
 #: Environment variable that disables the compiled kernels.
 DISABLE_VARIABLE = "HERIT_NO_C_KERNELS"
 
-#: Values (rows × samples) a decoding thread is given at least: below, one thread does it.
+#: Values (rows × samples) a kernel thread is given at least: below, one thread does it.
 MIN_VALUES_PER_THREAD = 2**20
 #: Columns the band-values kernel takes at a time (``BAND_COLUMNS`` in ``_bedkernels.c``).
 BAND_COLUMNS = 64
@@ -144,7 +144,7 @@ def _sample_index(sample_index: np.ndarray, n_samples: int) -> np.ndarray:
 
 @cache
 def _helpers(count: int) -> ThreadPoolExecutor:
-    """``count`` helper threads for the decoding kernels (made once, idle between blocks)."""
+    """``count`` helper threads for the kernels (made once, idle between calls)."""
     return ThreadPoolExecutor(max_workers=count, thread_name_prefix="herit-decode")
 
 
@@ -158,9 +158,10 @@ def _by_row_slices(
     """``work(lo, hi)`` on consecutive slices of ``0:rows``, on up to ``threads`` threads.
 
     The kernels are called through ctypes, which releases the GIL, so the slices are
-    decoded at the same time; each gets at least :data:`MIN_VALUES_PER_THREAD` values
+    worked on at the same time; each gets at least :data:`MIN_VALUES_PER_THREAD` values
     (``row_values`` per row).  The results come back in row order, so the output does
-    not depend on the number of threads.
+    not depend on the number of threads.  A "row" is whatever the kernel splits: rows
+    of a block or of the GRM, or :data:`BAND_COLUMNS`-column blocks of a band.
     """
     slices = max(1, min(threads, rows * row_values // MIN_VALUES_PER_THREAD))
     if slices == 1:
