@@ -227,10 +227,16 @@ def assemble_rows(
         if width <= 0:
             continue
         # Columns start:start + width of rows r0:r1 = rows start:… of columns r0:r1, transposed.
-        _transpose_into(values[:width, r0:r1], np.asarray(band.values[:, start : start + width]))
+        # Band rows above `start` hold only zeros there (above the diagonal; in the output,
+        # lower entries that the second loop copies), so they are not read.
+        first = max(r0, start)
+        _transpose_into(
+            values[:width, first:r1], np.asarray(band.values[first - r0 :, start : start + width])
+        )
         if counts is not None:
             _transpose_into(
-                counts[:width, r0:r1], np.asarray(band.counts[:, start : start + width])
+                counts[:width, first:r1],
+                np.asarray(band.counts[first - r0 :, start : start + width]),
             )
     for band in bands:
         r0, r1 = band.row_start, band.row_stop

@@ -63,9 +63,10 @@ def test_assemble_rows__equals_dense_symmetric_matrix(start: int, stop: int) -> 
     bounds = part_bounds(n, 4)
     for r0, r1 in itertools.pairwise(bounds):
         lower = np.arange(r1)[None, :] <= (r0 + np.arange(r1 - r0))[:, None]
+        # Whatever a band holds above its diagonal is never used.
         bands.append(
-            GrmBand(r0, r1, np.where(lower, full[r0:r1, :r1], 0.0),
-                    np.where(lower, counts[r0:r1, :r1], 0.0), 0)
+            GrmBand(r0, r1, np.where(lower, full[r0:r1, :r1], np.nan),
+                    np.where(lower, counts[r0:r1, :r1], np.nan), 0)
         )  # fmt: skip
     values, got_counts = assemble_rows(bands, n, start, stop, with_counts=True)
     np.testing.assert_array_equal(values, full[start:stop])

@@ -160,6 +160,28 @@ def test_parts__merged_equal_one_shot_exactly(
     assert_same_grm(tmp_path / "merged.h5", one_shot)
 
 
+def test_parts__files_store_only_chunks_reaching_the_lower_triangle(tmp_path: Path) -> None:
+    """600 samples: part 1 of 3 is the square of rows 0:346, stored in 256 × 256 chunks, of
+    which the one wholly above the diagonal (rows 0:256, columns 256:346) is not written."""
+    rng = np.random.default_rng(3)
+    prefix = tmp_path / "wide"
+    write_bfile(prefix, random_counts(rng, 50, 600, 0.01))
+    make_grm(prefix, out=tmp_path / "one")
+    for index in (1, 2, 3):
+        make_grm(prefix, out=tmp_path / "g", part=f"{index}/3")
+    with h5py.File(tmp_path / "g.part_3_1.h5") as handle:
+        assert handle.attrs["row_stop"] == 346
+        for name in ("values", "n_pairs"):
+            dataset = handle[f"part/{name}"]
+            assert dataset.chunks == (256, 256)
+            assert dataset.id.get_num_chunks() == 3  # of the 4 the square spans
+            band = dataset[()]
+            assert not band[np.triu_indices(346, 1)].any()
+            assert band[np.tril_indices(346)].all()  # no zero entry: counts and values set
+    merge_grm(sorted(tmp_path.glob("g.part_3_*.h5")), tmp_path / "merged")
+    assert_same_grm(tmp_path / "merged.h5", tmp_path / "one.h5")
+
+
 def test_parts__equal_dense_oracle(fileset: Path, tmp_path: Path) -> None:
     from heritcli.io.plink import open_bfile
 

@@ -17,7 +17,7 @@ artifact whose root attribute ``grm_part`` is ``"I/N"`` and which holds, instead
 of ``/grm``, a row band of the lower triangle::
 
     /part/values      (r1 - r0, r1) in the GRM's dtype: rows r0:r1, columns 0:r1 (0 above
-                      the diagonal)
+                      the diagonal; chunks wholly above it are not stored)
     /part/n_pairs     (r1 - r0, r1) pair counts (only when a genotype was missing)
     /samples, /snps   as in a GRM
 
@@ -400,11 +400,11 @@ def write_grm_part(
         stored = np.ascontiguousarray(values, dtype=np.dtype(dtype))
         # Hashed in a worker thread (hashlib releases the GIL) while the datasets are written.
         hashed = digester.submit(digest.update, memoryview(stored).cast("B"))
-        group.create_dataset("values", data=stored, chunks=chunk)
+        _write_lower_band(group, "values", stored, row_start, chunk)
         if counts is not None:
             count_dtype = np.float32 if float(np.max(counts, initial=0)) < 2**24 else np.float64
             stored_counts = np.asarray(counts, dtype=count_dtype)
-            group.create_dataset("n_pairs", data=stored_counts, chunks=chunk)
+            _write_lower_band(group, "n_pairs", stored_counts, row_start, chunk)
         if snps is not None:
             _write_snp_summary(handle.create_group("snps"), snps)
         hashed.result()
@@ -430,6 +430,28 @@ def write_grm_part(
             },
         )
     return fingerprint
+
+
+def _write_lower_band(
+    group: Any, name: str, band: np.ndarray, row_start: int, chunk: tuple[int, int]
+) -> None:
+    """Store ``band`` (rows ``r0:r1``, columns ``0:r1``, zero above the diagonal) as a
+    chunked dataset of which only the chunks reaching the lower triangle are written.
+
+    A chunk never written is not allocated in the file and reads back as the fill
+    value, 0, which is what the band holds there: the file of the first part, whose
+    band is a square, is about half the size of the square.
+    """
+    rows, width = band.shape
+    dataset = group.create_dataset(
+        name, shape=band.shape, dtype=band.dtype, chunks=chunk, fillvalue=0
+    )
+    step = chunk[0]
+    for start in range(0, rows, step):
+        stop = min(start + step, rows)
+        # Row r0 + i has entries in columns 0..r0 + i; the tile's last row reaches r0 + stop.
+        columns = min(width, row_start + stop)
+        dataset[start:stop, :columns] = band[start:stop, :columns]
 
 
 def read_grm_part(path: str | os.PathLike[str]) -> GrmPart:
