@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark ``make-grm --part I/N``: N parts run one after another (+ merge) vs the one-shot run.
 
-For one synthetic fileset (default 5,123 × 50,000 from ``synth_bed.py``, cached in
+For one synthetic fileset (default 20,000 × 200,000 from ``synth_bed.py``, cached in
 ``bench/scratch/data/``) the script runs, each in a fresh process and round-robin
 ``--repeat`` times:
 
@@ -12,12 +12,19 @@ For one synthetic fileset (default 5,123 × 50,000 from ``synth_bed.py``, cached
 checks that every merged GRM agrees with the one-shot GRM (the same fingerprint, a
 hash of the stored bytes, or else the largest difference of values and pair counts),
 and prints a Markdown table: best wall times, the overhead
-``(Σ parts + merge) / one-shot − 1`` (target < 10 % at 3 parts), and the load average
-before and after.  ``--append`` adds it to ``bench/RESULTS.md``.
+``(Σ parts + merge) / one-shot − 1`` (target < 10 % at 3 parts; the parts alone are
+shown beside it), and the load average before and after.  ``--append`` adds it to
+``bench/RESULTS.md``.
 
-Example::
+The default size is where the overhead target is read: a GRM worth splitting into
+array jobs (its one-shot run takes about 3.5 minutes and 6.4 GiB on 2 cores; the
+whole benchmark about half an hour).  Smaller sizes show the fixed costs of a part
+(see ``bench/README.md``).
 
-    python bench/bench_parts.py --parts 3,7 --repeat 2 --append
+Examples::
+
+    python bench/bench_parts.py --append                         # the target, ~30 min
+    python bench/bench_parts.py --n 5123 --m 50000 --parts 3,7   # a quick look
 """
 
 from __future__ import annotations
@@ -85,8 +92,8 @@ def load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=5123)
-    ap.add_argument("--m", type=int, default=50000)
+    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--m", type=int, default=200000)
     ap.add_argument("--parts", default="3", help="comma-separated N (default 3)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2)
@@ -102,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load()
     one_shot: list[float] = []
     parts: dict[int, list[float]] = {c: [] for c in counts}
-    per_part: dict[int, list[float]] = {c: [] for c in counts}
     merges: dict[int, list[float]] = {c: [] for c in counts}
     for _ in range(args.repeat):
         one_shot.append(timed([*herit, "make-grm", *common, "--out", str(work / "one")]))
@@ -115,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
             files = [str(work / f"p.part_{count}_{i}.h5") for i in range(1, count + 1)]
             merge = timed([*herit, "merge-grm", *files, "--out", str(work / f"m{count}"), "-q"])
             parts[count].append(sum(times))
-            per_part[count].append(max(times) - min(times))
             merges[count].append(merge)
     lines = [
         f"## make-grm in parts vs one shot ({dt.date.today().isoformat()})",
@@ -140,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
             if count == 3
             else ""
         )
+        alone = min(parts[count])
         lines.append(
-            f"| {count} parts one after another + merge (merge {min(merges[count]):.2f} s) | "
+            f"| {count} parts one after another + merge (parts alone {alone:.2f} s = "
+            f"{alone / min(one_shot):.2f}×, merge {min(merges[count]):.2f} s) | "
             f"{best:.2f} | {best / min(one_shot):.2f}× | {same} | {target} |"
         )
     report = "\n".join(lines) + "\n"
