@@ -28,7 +28,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from heritcli.grm_build import (
 )
 from heritcli.grm_stream import BedReader, SnpFilter
 from heritcli.reporting import Reporter, SilentReporter
+
+if TYPE_CHECKING:
+    from heritcli.core.grm import GrmSums
 
 
 @dataclass(frozen=True)
@@ -134,12 +137,51 @@ class GrmPartResult:
         return asdict(self)
 
 
-def compute_band(
+@dataclass
+class BandSums:
+    """What streaming a band leaves: its sums, and per candidate SNP the frequency used and
+    why it was dropped (``""``: used); ``any_missing`` tells whether the part stores pair
+    counts (a used SNP has a missing call in some sample, in the band or after it)."""
+
+    sums: GrmSums
+    freq: np.ndarray
+    reason: np.ndarray
+    any_missing: bool
+    precision: str
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.sums.zz.shape[0])
+
+    @property
+    def has_counts(self) -> bool:
+        """Whether :meth:`rows` returns pair counts."""
+        return self.any_missing or self.sums.ss is not None
+
+    def rows(self, lo: int, hi: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+        """Finished values and pair counts of band rows ``lo:hi`` (0-based within the band).
+
+        Without a missing call in the band's own samples but with some elsewhere, the
+        counts are stored all the same (``M`` on and below the diagonal), so that every
+        part of one GRM has the same layout.
+        """
+        from heritcli.core.grm import finished_band
+
+        values, counts = finished_band(self.sums, self.precision, threads=threads, rows=(lo, hi))
+        if counts is None and self.any_missing:
+            r0 = self.sums.row_start
+            width = self.sums.zz.shape[1]
+            lower = np.arange(width)[None, :] <= (r0 + np.arange(lo, hi))[:, None]
+            counts = np.where(lower, float(self.sums.n_snps), 0.0)
+        return values, counts
+
+
+def accumulate_band(
     plan: BandPlan,
     rows: tuple[int, int],
     *,
     progress: Any = None,
-) -> GrmBand:
+) -> BandSums:
     """Accumulate rows ``rows`` of the lower triangle from the ``.bed`` (BLAS threads as set).
 
     Blocks are decoded and added as in the one-shot run
@@ -147,12 +189,12 @@ def compute_band(
     compiled kernels, else the BLAS update of one block runs in a worker thread
     while this thread decodes and standardizes the next.
     """
-    from heritcli.core.grm import GrmAccumulator, finished_band
+    from heritcli.core.grm import GrmAccumulator
     from heritcli.grm_build import overlap_decoding
     from heritcli.grm_stream import stream_blocks
     from heritcli.threads import blas_threads
 
-    r0, r1 = rows
+    r1 = rows[1]
     acc = GrmAccumulator(
         plan.n_samples, precision=plan.precision, max_snps=int(plan.candidates.size), rows=rows
     )
@@ -198,15 +240,24 @@ def compute_band(
                 progress.advance(k)
         if pending is not None:
             pending.result()
-    sums = acc.finish()
-    values, counts = finished_band(sums, plan.precision, threads=threads)
     any_missing = missing_used if plan.any_missing is None else plan.any_missing
-    if counts is None and any_missing:
-        # Genotypes are missing in samples after this band: store the counts (here all M)
-        # so that every part of one GRM has the same layout.
-        lower = np.arange(r1)[None, :] <= (r0 + np.arange(r1 - r0))[:, None]
-        counts = np.where(lower, float(sums.n_snps), 0.0)
-    return GrmBand(r0, r1, values, counts, sums.n_snps, freq, reason)
+    return BandSums(acc.finish(), freq, reason, any_missing, plan.precision)
+
+
+def compute_band(
+    plan: BandPlan,
+    rows: tuple[int, int],
+    *,
+    progress: Any = None,
+) -> GrmBand:
+    """:func:`accumulate_band`, finished into the band's values and pair counts at once."""
+    from heritcli.threads import blas_threads
+
+    streamed = accumulate_band(plan, rows, progress=progress)
+    values, counts = streamed.rows(0, streamed.n_rows, threads=blas_threads())
+    return GrmBand(
+        rows[0], rows[1], values, counts, streamed.sums.n_snps, streamed.freq, streamed.reason
+    )
 
 
 def fixed_frequencies(
@@ -401,12 +452,12 @@ def build_grm_part(
         with reporter.task(
             f"make-grm part {index}/{count}", total=int(inputs.candidates.size), unit="SNPs"
         ) as progress:
-            band = compute_band(plan, (r0, r1), progress=progress)
+            band = accumulate_band(plan, (r0, r1), progress=progress)
         timings["accumulate"] = time.perf_counter() - t1
-    assert band.reason is not None and band.freq is not None
     reason = inputs.reason.copy()
     reason[inputs.candidates] = band.reason
-    if band.n_snps == 0:
+    n_snps = band.sums.n_snps
+    if n_snps == 0:
         raise DataError("no variants passed the filters " + _reason_counts_text(reason))
     freq = np.full(inputs.fileset.n_snps, np.nan)
     freq[inputs.candidates] = band.freq
@@ -415,14 +466,17 @@ def build_grm_part(
     record = consistency_record(options, inputs, freq, inputs.freq_source, reason)
     fingerprint = write_grm_part(
         target,
-        values=band.values,
-        counts=band.counts,
+        # Finished a tile of rows at a time as it is written: the band's values and counts
+        # never exist whole next to its sums.
+        rows=lambda lo, hi: band.rows(lo, hi, threads=n_threads),
+        shape=(r1 - r0, r1),
+        has_counts=band.has_counts,
         fid=fam.fid[inputs.sample_index],
         iid=fam.iid[inputs.sample_index],
         part_index=index,
         part_count=count,
         row_start=r0,
-        n_snps=band.n_snps,
+        n_snps=n_snps,
         dtype=options.dtype,
         snps=snp_summary(inputs.fileset.bim, freq, reason),
         command=command,
@@ -438,11 +492,11 @@ def build_grm_part(
         row_start=r0,
         row_stop=r1,
         n_samples=n,
-        n_snps_used=band.n_snps,
+        n_snps_used=n_snps,
         n_snps_in_bim=inputs.fileset.n_snps,
         snps_dropped=_reason_counts(reason),
         samples_dropped=inputs.samples_dropped,
-        any_missing=band.counts is not None,
+        any_missing=band.has_counts,
         fingerprint=fingerprint,
         seconds=time.perf_counter() - started,
         memory_estimate_bytes=estimate.total,
@@ -454,8 +508,10 @@ def build_grm_part(
 
 __all__ = [
     "BandPlan",
+    "BandSums",
     "GrmBand",
     "GrmPartResult",
+    "accumulate_band",
     "build_grm_part",
     "compute_band",
 ]

@@ -292,6 +292,20 @@ def test_finished_band__equals_band_rows(
         assert (counts is None) == (want_counts is None)
         if counts is not None:
             np.testing.assert_array_equal(counts, want_counts.astype(np.float32))
+        # A tile of rows at a time (as a part is written), compiled and numpy: the same rows.
+        height = r1 - rows[0]
+        for lo, hi in [(0, 1), (0, height), (3, min(height, 17)), (height - 1, height)]:
+            tile_values, tile_counts = finished_band(sums, precision, threads, rows=(lo, hi))
+            np.testing.assert_array_equal(tile_values, values[lo:hi])
+            numpy_values, numpy_counts = band_rows(sums, (lo, hi))
+            np.testing.assert_array_equal(numpy_values, want_values[lo:hi])
+            if counts is not None:
+                np.testing.assert_array_equal(tile_counts, counts[lo:hi])
+                np.testing.assert_array_equal(numpy_counts, want_counts[lo:hi])
+    with pytest.raises(ValueError, match="outside the band"):
+        bedkernels.band_values(
+            sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, rows[0], rows=(0, r1 + 1)
+        )
 
 
 @pytest.mark.parametrize("threads", [1, 3])

@@ -9,6 +9,7 @@ float64 ``Z Zᵀ / N`` from the decoded genotypes.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from heritcli.core.grm import (
 )
 from heritcli.core.standardize import block_stats, standardize
 from heritcli.errors import UsageError
+from heritcli.io.artifact import hash_ids, read_strings
 from heritcli.io.plink import write_bfile
 
 
@@ -178,6 +180,12 @@ def test_parts__files_store_only_chunks_reaching_the_lower_triangle(tmp_path: Pa
             band = dataset[()]
             assert not band[np.triu_indices(346, 1)].any()
             assert band[np.tril_indices(346)].all()  # no zero entry: counts and values set
+        # The fingerprint: samples, the part's place, the stored values row by row.
+        ids = hash_ids(read_strings(handle["samples/fid"]), read_strings(handle["samples/iid"]))
+        digest = hashlib.sha256(ids.encode())
+        digest.update(b"1/3:0")
+        digest.update(handle["part/values"][()].tobytes())
+        assert handle.attrs["fingerprint"] == digest.hexdigest()
     merge_grm(sorted(tmp_path.glob("g.part_3_*.h5")), tmp_path / "merged")
     assert_same_grm(tmp_path / "merged.h5", tmp_path / "one.h5")
 

@@ -63,7 +63,7 @@ static int ctz64_portable(uint64_t x)
 #define LOW_BITS 0x5555555555555555ULL
 
 /* Interface version, checked by the Python loader. */
-int64_t herit_bed_kernels_version(void) { return 3; }
+int64_t herit_bed_kernels_version(void) { return 4; }
 
 static inline void record_missing(int64_t row, int64_t col, int64_t *found, int64_t *rows,
                                   int64_t *cols, int64_t capacity)
@@ -349,8 +349,10 @@ DEFINE_GRM_ROWS(herit_grm_rows_f64_ss64, double, double)
  *
  * zz, ss: the band's sums, rows x width Fortran-ordered (entry (i, j) is row row_start + i,
  * column j, in the lower triangle when j <= row_start + i); ss NULL when nothing is missing.
- * values, counts: rows x width, row-major (the layout of the stored HDF5 dataset, so that it
- * is written without another copy); entries above the diagonal are set to 0.  Each value is
+ * Only the band's rows row_lo:row_hi are finished (callers write a band a tile at a time).
+ * values, counts: (row_hi - row_lo) x width, row-major (the layout of the stored HDF5
+ * dataset, so that a tile is written without another copy); entries above the diagonal are
+ * set to 0.  Each value is
  * zz / N (0 where N = 0), N = n_snps - m_a - m_b + ss, or zz / max(n_snps, 1) without ss:
  * the float64 quotient rounded once to the output type (by ENTRY, the entry function of
  * the matching grm_rows kernel).  Only columns col_start:col_stop are written (callers
@@ -360,17 +362,18 @@ DEFINE_GRM_ROWS(herit_grm_rows_f64_ss64, double, double)
 #define BAND_COLUMNS 64
 #define DEFINE_BAND_VALUES(NAME, SSREAL, OUTREAL, ENTRY)                                     \
     void NAME(const double *zz, const SSREAL *ss, const int64_t *miss, int64_t rows,         \
-              int64_t width, int64_t row_start, int64_t n_snps, int64_t col_start,           \
-              int64_t col_stop, OUTREAL *values, float *counts)                              \
+              int64_t width, int64_t row_start, int64_t n_snps, int64_t row_lo,              \
+              int64_t row_hi, int64_t col_start, int64_t col_stop, OUTREAL *values,          \
+              float *counts)                                                                 \
     {                                                                                        \
         const double total = (double)n_snps;                                                 \
         float unused;                                                                        \
         for (int64_t j0 = col_start; j0 < col_stop; j0 += BAND_COLUMNS) {                    \
             const int64_t j1 = j0 + BAND_COLUMNS < col_stop ? j0 + BAND_COLUMNS : col_stop;  \
-            for (int64_t i = 0; i < rows; i++) {                                             \
+            for (int64_t i = row_lo; i < row_hi; i++) {                                      \
                 const int64_t a = row_start + i;                                             \
-                OUTREAL *v = values + i * width;                                             \
-                float *c = ss ? counts + i * width : NULL;                                   \
+                OUTREAL *v = values + (i - row_lo) * width;                                  \
+                float *c = ss ? counts + (i - row_lo) * width : NULL;                        \
                 for (int64_t j = j0; j < j1; j++) {                                          \
                     if (j > a) {                                                             \
                         v[j] = (OUTREAL)0;                                                   \

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 #: Interface version the loader expects from ``herit_bed_kernels_version()``.
-KERNELS_VERSION = 3
+KERNELS_VERSION = 4
 #: Environment variable that disables the compiled kernels.
 DISABLE_VARIABLE = "HERIT_NO_C_KERNELS"
 
@@ -99,7 +99,7 @@ def _library() -> Any | None:
             for ss in ("ss32", "ss64")
         },
         **{
-            f"herit_band_values_{out}_{ss}": [_PTR, _PTR, _PTR, *[_I64] * 6, _PTR, _PTR]
+            f"herit_band_values_{out}_{ss}": [_PTR, _PTR, _PTR, *[_I64] * 8, _PTR, _PTR]
             for out in ("f32", "f64")
             for ss in ("ss32", "ss64")
         },
@@ -484,8 +484,9 @@ def band_values(
     row_start: int,
     dtype: type[np.floating] = np.float32,
     threads: int = 1,
+    rows: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Values and pair counts of a row band from its sums (compiled kernel).
+    """Values and pair counts of a row band (or of some of its rows) from its sums (compiled).
 
     Parameters
     ----------
@@ -499,38 +500,53 @@ def band_values(
     dtype : numpy.float32 or numpy.float64
     threads : int, optional
         Compute slices of the columns on up to this many threads (same result).
+    rows : (int, int), optional
+        Band rows ``lo:hi`` (0-based within the band) to finish; default all of them.
 
     Returns
     -------
-    values : ndarray of ``dtype``, C-ordered (as the part file stores it), zeros above
-        the diagonal
+    values : ndarray of ``dtype``, (hi - lo, r1), C-ordered (as the part file stores it),
+        zeros above the diagonal
         The same numbers as :func:`heritcli.core.grm.band_rows`, rounded once to ``dtype``.
     counts : ndarray of float32, C-ordered, or None
     """
     library = _require_library()
-    rows, width = zz.shape
-    if zz.dtype != np.float64 or not zz.flags.f_contiguous or rows != width - row_start:
+    height, width = zz.shape
+    if zz.dtype != np.float64 or not zz.flags.f_contiguous or height != width - row_start:
         raise ValueError("zz must be a Fortran-ordered float64 band ending on the diagonal")
-    miss, values, counts, suffix = _finished_outputs(zz, ss, missing_per_sample, zz.shape, dtype)
+    lo, hi = (0, height) if rows is None else rows
+    if not 0 <= lo <= hi <= height:
+        raise ValueError(f"rows {lo}:{hi} outside the band's 0:{height}")
+    miss, values, counts, suffix = _finished_outputs(
+        zz, ss, missing_per_sample, (hi - lo, width), dtype
+    )
     kernel = getattr(library, f"herit_band_values_{suffix}")
+    # Columns right of the last row's diagonal are zero in every row: filled here, not
+    # entry by entry.
+    reach = min(width, row_start + hi)
+    values[:, reach:] = 0
+    if counts is not None:
+        counts[:, reach:] = 0
 
     sums = _sum_pointers(zz, ss, miss)
 
-    def columns(lo: int, hi: int) -> None:
-        # Blocks lo:hi of BAND_COLUMNS columns (the kernel's own tiling).
+    def columns(first: int, last: int) -> None:
+        # Blocks first:last of BAND_COLUMNS columns (the kernel's own tiling).
         kernel(
             *sums,
-            rows,
+            height,
             width,
             row_start,
             int(n_snps),
-            lo * BAND_COLUMNS,
-            min(hi * BAND_COLUMNS, width),
+            lo,
+            hi,
+            first * BAND_COLUMNS,
+            min(last * BAND_COLUMNS, reach),
             values.ctypes.data,
             None if counts is None else counts.ctypes.data,
         )
 
-    _by_row_slices(-(-width // BAND_COLUMNS), rows * BAND_COLUMNS, threads, columns)
+    _by_row_slices(-(-reach // BAND_COLUMNS), (hi - lo) * BAND_COLUMNS, threads, columns)
     return values, counts
 
 

@@ -358,7 +358,9 @@ class GrmAccumulator:
         )
 
 
-def band_rows(sums: GrmSums) -> tuple[np.ndarray, np.ndarray | None]:
+def band_rows(
+    sums: GrmSums, rows: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The GRM values and pair counts of a band (rows ``r0:r1``, columns ``0:r1``).
 
     Entries above the diagonal are 0.  Each entry is computed with the same
@@ -366,45 +368,58 @@ def band_rows(sums: GrmSums) -> tuple[np.ndarray, np.ndarray | None]:
     band's values equal the same entries of the one-shot GRM bit for bit when
     the sums do.
 
+    Parameters
+    ----------
+    sums : GrmSums
+        The band's sums.
+    rows : (int, int), optional
+        Only band rows ``lo:hi`` (0-based within the band); default all.
+
     Returns
     -------
-    values : ndarray of float64, shape (r1 - r0, r1)
+    values : ndarray of float64, shape (hi - lo, r1)
     counts : ndarray of float64 or None
         ``N_jk`` (None when no call was missing).
     """
     r0 = sums.row_start
-    rows, width = sums.zz.shape
-    upper = np.arange(width)[None, :] > (r0 + np.arange(rows))[:, None]
+    height, width = sums.zz.shape
+    lo, hi = (0, height) if rows is None else rows
+    zz = sums.zz[lo:hi]
+    upper = np.arange(width)[None, :] > (r0 + np.arange(lo, hi))[:, None]
     if sums.ss is None:
-        values = sums.zz / max(sums.n_snps, 1)
+        values = zz / max(sums.n_snps, 1)
         values[upper] = 0.0
         return values, None
     m = sums.missing_per_sample.astype(np.float64)
-    counts = sums.n_snps - m[r0:, None] - m[None, :] + sums.ss
+    counts = sums.n_snps - m[r0 + lo : r0 + hi, None] - m[None, :] + sums.ss[lo:hi]
     counts[upper] = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        values = np.where(counts > 0, sums.zz / counts, 0.0)
+        values = np.where(counts > 0, zz / counts, 0.0)
     return values, counts
 
 
 def finished_band(
-    sums: GrmSums, dtype: type[np.floating] | str = np.float64, threads: int = 1
+    sums: GrmSums,
+    dtype: type[np.floating] | str = np.float64,
+    threads: int = 1,
+    rows: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`band_rows`, through the compiled kernel when it is built.
 
     The kernel returns the values already in ``dtype`` (the GRM's stored type) and
     the counts in float32 (exact below 2²⁴ SNPs; beyond, or without the kernel,
     :func:`band_rows` gives float64 arrays).  The stored numbers are the same.  It
-    splits the columns over up to ``threads`` threads (same result).
+    splits the columns over up to ``threads`` threads (same result).  ``rows`` selects
+    band rows ``lo:hi`` as in :func:`band_rows`.
     """
     from heritcli.core.bedkernels import band_values
 
     if kernels_available() and sums.n_snps < EXACT_FLOAT32_COUNT:
         return band_values(
             sums.zz, sums.ss, sums.missing_per_sample, sums.n_snps, sums.row_start, dtype,
-            threads=threads,
+            threads=threads, rows=rows,
         )  # fmt: skip
-    return band_rows(sums)
+    return band_rows(sums, rows)
 
 
 def part_bounds(n_samples: int, n_parts: int) -> list[int]:

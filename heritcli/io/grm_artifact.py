@@ -356,8 +356,9 @@ class GrmPart:
 def write_grm_part(
     target: str | os.PathLike[str],
     *,
-    values: np.ndarray,
-    counts: np.ndarray | None,
+    rows: Callable[[int, int], tuple[np.ndarray, np.ndarray | None]],
+    shape: tuple[int, int],
+    has_counts: bool,
     fid: np.ndarray,
     iid: np.ndarray,
     part_index: int,
@@ -373,19 +374,40 @@ def write_grm_part(
 ) -> str:
     """Write one part (a row band of the lower triangle) atomically; return its fingerprint.
 
-    ``values`` are the float64 GRM entries of rows ``row_start:row_start + r``
-    and columns ``0:row_start + r`` (stored in ``dtype``, as the merged GRM
-    stores them); ``counts`` the pair counts (or None).
+    Parameters
+    ----------
+    rows : callable
+        ``rows(lo, hi)`` returns band rows ``lo:hi`` (0-based within the band): the GRM
+        entries of rows ``row_start + lo : row_start + hi`` and columns
+        ``0:row_start + r``, 0 above the diagonal, and the pair counts (or None).  The
+        values are stored in ``dtype``, as the merged GRM stores them.  The band is asked
+        for a tile of :data:`ROW_TILE` rows at a time, in order, so it never needs to
+        exist whole.
+    shape : (int, int)
+        ``(r, row_start + r)``.
+    has_counts : bool
+        Whether ``rows`` returns pair counts (stored as ``part/n_pairs``).
+
+    Notes
+    -----
+    Only the HDF5 chunks that reach the lower triangle are written; the others are
+    not allocated and read back as the fill value, 0.  The fingerprint is the SHA-256
+    of the samples, the part's place and the stored values row by row (zeros above the
+    diagonal included), hashed in a worker thread while the next tile is computed.
     """
     import h5py
 
-    rows, width = values.shape
-    if width != row_start + rows:
-        raise ValueError(f"band of shape {values.shape} does not end on the diagonal")
+    height, width = shape
+    if width != row_start + height:
+        raise ValueError(f"band of shape {shape} does not end on the diagonal")
     digest = hashlib.sha256(hash_ids(fid, iid).encode())
     digest.update(f"{part_index}/{part_count}:{row_start}".encode())
-    chunk = (min(rows, 256), min(width, 256))
-    reserve = rows * width * (8 + (4 if counts is not None else 0)) + 512 * width + (1 << 16)
+    chunk = (min(height, ROW_TILE), min(width, ROW_TILE))
+    value_dtype = np.dtype(dtype)
+    # Counts up to the number of SNPs: float32 holds them exactly below 2**24.
+    count_dtype = np.dtype(np.float32 if n_snps < 2**24 else np.float64)
+    per_entry = value_dtype.itemsize + (count_dtype.itemsize if has_counts else 0)
+    reserve = height * width * per_entry + 512 * width + (1 << 16)
     with (
         atomic_path(target, reserve=reserve) as tmp,
         h5py.File(tmp, "w") as handle,
@@ -395,19 +417,34 @@ def write_grm_part(
         write_strings(samples, "fid", fid)
         write_strings(samples, "iid", iid)
         group = handle.create_group("part")
-        # Stored as the merged GRM will be: the cast of the float64 value, exactly what the
-        # one-shot run stores, at half the size for float32.
-        stored = np.ascontiguousarray(values, dtype=np.dtype(dtype))
-        # Hashed in a worker thread (hashlib releases the GIL) while the datasets are written.
-        hashed = digester.submit(digest.update, memoryview(stored).cast("B"))
-        _write_lower_band(group, "values", stored, row_start, chunk)
-        if counts is not None:
-            count_dtype = np.float32 if float(np.max(counts, initial=0)) < 2**24 else np.float64
-            stored_counts = np.asarray(counts, dtype=count_dtype)
-            _write_lower_band(group, "n_pairs", stored_counts, row_start, chunk)
+        values_ds = group.create_dataset(
+            "values", shape=shape, dtype=value_dtype, chunks=chunk, fillvalue=0
+        )
+        counts_ds = None
+        if has_counts:
+            counts_ds = group.create_dataset(
+                "n_pairs", shape=shape, dtype=count_dtype, chunks=chunk, fillvalue=0
+            )
+        hashed: list[Future[None]] = []
+        for lo in range(0, height, ROW_TILE):
+            hi = min(lo + ROW_TILE, height)
+            values, counts = rows(lo, hi)
+            stored = np.ascontiguousarray(values, dtype=value_dtype)
+            hashed.append(digester.submit(digest.update, memoryview(stored).cast("B")))
+            # Row row_start + i has entries in columns 0..row_start + i: the tile's last
+            # row reaches column row_start + hi - 1, and the chunks right of it stay unwritten.
+            reach = min(width, row_start + hi)
+            values_ds[lo:hi, :reach] = stored[:, :reach]
+            if counts_ds is not None:
+                if counts is None:
+                    raise ValueError("the band's rows came without the pair counts announced")
+                counts_ds[lo:hi, :reach] = np.asarray(counts[:, :reach], dtype=count_dtype)
+            if len(hashed) > 2:
+                hashed.pop(0).result()  # at most two tiles held for the digest
+        for future in hashed:
+            future.result()
         if snps is not None:
             _write_snp_summary(handle.create_group("snps"), snps)
-        hashed.result()
         fingerprint = digest.hexdigest()
         write_root_attrs(
             handle,
@@ -421,37 +458,15 @@ def write_grm_part(
                 "part_index": part_index,
                 "part_count": part_count,
                 "row_start": row_start,
-                "row_stop": row_start + rows,
+                "row_stop": row_start + height,
                 "n_samples": int(np.asarray(fid).shape[0]),
                 "n_snps": int(n_snps),
                 "dtype": dtype,
-                "any_missing": counts is not None,
+                "any_missing": has_counts,
                 **extra,
             },
         )
     return fingerprint
-
-
-def _write_lower_band(
-    group: Any, name: str, band: np.ndarray, row_start: int, chunk: tuple[int, int]
-) -> None:
-    """Store ``band`` (rows ``r0:r1``, columns ``0:r1``, zero above the diagonal) as a
-    chunked dataset of which only the chunks reaching the lower triangle are written.
-
-    A chunk never written is not allocated in the file and reads back as the fill
-    value, 0, which is what the band holds there: the file of the first part, whose
-    band is a square, is about half the size of the square.
-    """
-    rows, width = band.shape
-    dataset = group.create_dataset(
-        name, shape=band.shape, dtype=band.dtype, chunks=chunk, fillvalue=0
-    )
-    step = chunk[0]
-    for start in range(0, rows, step):
-        stop = min(start + step, rows)
-        # Row r0 + i has entries in columns 0..r0 + i; the tile's last row reaches r0 + stop.
-        columns = min(width, row_start + stop)
-        dataset[start:stop, :columns] = band[start:stop, :columns]
 
 
 def read_grm_part(path: str | os.PathLike[str]) -> GrmPart:
